@@ -1,0 +1,24 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <memory>
+#include <string>
+
+namespace jsontcplb {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class Proxy;
+
+/// Reads one client until it closes: splits its stream into whole-line batches, queues them,
+/// and stops reading while the queue is full. A trailing fragment is delivered with '\n'.
+asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::socket socket,
+                                         std::string peer);
+/// The same over TLS, after a server handshake.
+asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy,
+                                         asio::ssl::stream<tcp::socket> stream, std::string peer);
+
+}  // namespace jsontcplb

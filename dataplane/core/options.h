@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dataplane/core/log.h"
+#include "dataplane/core/target_address.h"
+
+namespace jsontcplb {
+
+/// Everything json-tcp-lb is configured with. Defaults are the Go original's where it had the
+/// flag, and the documented ones otherwise.
+struct Options {
+  // Flags of the Go original.
+  std::string addr = "0.0.0.0";
+  std::uint16_t port = 9000;
+  std::vector<TargetAddress> targets = {{"127.0.0.1", 9999}};
+  int connections = 4;
+  std::string tls_cert;
+  std::string tls_key;
+  bool tls_target = false;
+  bool tls_target_skip_verify = false;
+
+  // Our additions.
+  std::string tls_target_ca;
+  std::string tls_client_ca;
+  std::chrono::milliseconds failback_interval = std::chrono::minutes(5);
+  std::size_t read_buffer_bytes = 16 * 1024;
+  std::size_t max_line_bytes = 1024 * 1024;
+  std::size_t queue_bytes = 16 * 1024 * 1024;
+  std::size_t max_unacked_bytes = 2 * 1024 * 1024;
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+  LogLevel log_level = LogLevel::kInfo;
+
+  static constexpr int kMaxConnections = 1024;
+
+  bool tls_listen() const { return !tls_cert.empty(); }
+};
+
+/// What `parse_options` decided.
+struct ParsedOptions {
+  enum class Kind { kRun, kHelp, kError };
+  Kind kind = Kind::kRun;
+  Options options;
+  /// kHelp: the usage text. kError: one line naming the flag, the value and the rule.
+  std::string message;
+};
+
+/// Parses and validates json-tcp-lb's command line (`args` excludes the program name). Checks
+/// that files named by flags are readable, so a bad value is reported before anything listens.
+ParsedOptions parse_options(std::span<const char* const> args);
+
+}  // namespace jsontcplb

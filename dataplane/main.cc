@@ -1,0 +1,34 @@
+// json-tcp-lb: a line-level TCP load balancer, drop-in for corelight/json-tcp-lb.
+#include <boost/asio/io_context.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "dataplane/core/log.h"
+#include "dataplane/core/options.h"
+#include "dataplane/proxy.h"
+
+int main(int argc, char** argv) {
+  using namespace jsontcplb;
+  std::signal(SIGPIPE, SIG_IGN);
+  ParsedOptions parsed = parse_options({argv + 1, static_cast<std::size_t>(argc - 1)});
+  switch (parsed.kind) {
+    case ParsedOptions::Kind::kHelp:
+      std::fputs(parsed.message.c_str(), stdout);
+      return 0;
+    case ParsedOptions::Kind::kError:
+      std::fprintf(stderr, "json-tcp-lb: %s (see json-tcp-lb -h)\n", parsed.message.c_str());
+      return 2;
+    case ParsedOptions::Kind::kRun:
+      break;
+  }
+  set_log_level(parsed.options.log_level);
+  boost::asio::io_context io(1);
+  auto created = Proxy::create(io, std::move(parsed.options));
+  if (auto* error = std::get_if<Proxy::StartError>(&created)) {
+    std::fprintf(stderr, "json-tcp-lb: %s\n", error->message.c_str());
+    return error->exit_code;
+  }
+  std::get<std::shared_ptr<Proxy>>(created)->start();
+  io.run();
+  return 0;
+}

@@ -1,0 +1,283 @@
+#include "dataplane/proxy.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <cstdlib>
+
+#include "dataplane/client_session.h"
+#include "dataplane/core/log.h"
+#include "dataplane/core/units.h"
+#include "dataplane/spawn.h"
+#include "dataplane/worker.h"
+
+namespace jsontcplb {
+namespace {
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds kProgressInterval(5);
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return str_cat("[", ep.address().to_string(), "]:", ep.port());
+  return str_cat(ep.address().to_string(), ":", ep.port());
+}
+
+// Loads a PEM file into a context; the error names the flag.
+std::optional<Proxy::StartError> load(std::string_view flag, const std::string& path,
+                                      const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const boost::system::system_error& e) {
+    return Proxy::StartError{
+        2, str_cat("invalid value \"", path, "\" for -", flag, ": ", e.code().message())};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Proxy::Proxy(asio::io_context& io, Options options)
+    : io_(io),
+      options_(std::move(options)),
+      queue_(options_.queue_bytes),
+      signals_(io, SIGINT, SIGTERM),
+      drain_timer_(io) {
+  for (const TargetAddress& address : options_.targets) {
+    auto target = std::make_shared<TargetState>();
+    target->address = address;
+    target->name = address.to_string();
+    targets_.push_back(std::move(target));
+  }
+}
+
+Proxy::~Proxy() = default;
+
+std::variant<std::shared_ptr<Proxy>, Proxy::StartError> Proxy::create(asio::io_context& io,
+                                                                      Options options) {
+  auto proxy = std::make_shared<Proxy>(io, std::move(options));
+  const Options& o = proxy->options_;
+  if (o.tls_listen()) {
+    auto& ctx = proxy->client_tls_.emplace(asio::ssl::context::tls_server);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    if (auto e = load("tls-cert", o.tls_cert, [&] { ctx.use_certificate_chain_file(o.tls_cert); }))
+      return *e;
+    if (auto e = load("tls-key", o.tls_key,
+                      [&] { ctx.use_private_key_file(o.tls_key, asio::ssl::context::pem); }))
+      return *e;
+    if (!o.tls_client_ca.empty()) {
+      if (auto e = load("tls-client-ca", o.tls_client_ca,
+                        [&] { ctx.load_verify_file(o.tls_client_ca); }))
+        return *e;
+      ctx.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    }
+  }
+  if (o.tls_target) {
+    auto& ctx = proxy->upstream_tls_.emplace(asio::ssl::context::tls_client);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    if (o.tls_target_skip_verify) {
+      ctx.set_verify_mode(asio::ssl::verify_none);
+    } else {
+      ctx.set_verify_mode(asio::ssl::verify_peer);
+      if (!o.tls_target_ca.empty()) {
+        if (auto e = load("tls-target-ca", o.tls_target_ca,
+                          [&] { ctx.load_verify_file(o.tls_target_ca); }))
+          return *e;
+      } else {
+        ctx.set_default_verify_paths();
+      }
+    }
+  }
+
+  boost::system::error_code ec;
+  tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(o.addr, std::to_string(o.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return StartError{
+        2, str_cat("invalid value \"", o.addr, "\" for -addr: ", ec ? ec.message() : "no address")};
+  }
+  tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  auto& acceptor = proxy->acceptor_.emplace(io);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return StartError{1, str_cat("cannot listen on ", endpoint_text(endpoint), ": ", ec.message())};
+  }
+  return proxy;
+}
+
+tcp::endpoint Proxy::listen_endpoint() const {
+  boost::system::error_code ec;
+  return acceptor_ ? acceptor_->local_endpoint(ec) : tcp::endpoint();
+}
+
+void Proxy::start() {
+  std::string names;
+  for (const auto& t : targets_) str_append(names, names.empty() ? "" : ", ", t->name);
+  LB_LOG(kInfo, "json-tcp-lb listening on ", endpoint_text(listen_endpoint()),
+         options_.tls_listen() ? " (TLS)" : "", "; ", targets_.size(), " target(s) x ",
+         options_.connections, " connections", options_.tls_target ? " (TLS)" : "", ": ", names);
+  auto self = shared_from_this();
+  for (const auto& target : targets_) {
+    for (int c = 0; c < options_.connections; ++c)
+      start_worker(target, static_cast<std::size_t>(c));
+  }
+  co_spawn(
+      io_, [self]() { return self->accept_loop(*self->acceptor_); }, log_if_thrown("listener"));
+  co_spawn(
+      io_, [self]() { return self->signal_loop(); }, log_if_thrown("signal handler"));
+}
+
+void Proxy::start_worker(std::shared_ptr<TargetState> home, std::size_t spread) {
+  auto name = str_cat(home->name, "#", spread);
+  auto worker = std::make_shared<Worker>(shared_from_this(), std::move(home), spread, name);
+  workers_.push_back(worker);
+  co_spawn(io_, Worker::run(worker), log_if_thrown(str_cat("worker ", name)));
+}
+
+asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
+  auto self = shared_from_this();
+  asio::steady_timer pause(io_);
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseAwaitable);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      // Typically EMFILE: wait a little instead of spinning on the same error.
+      LB_LOG(kError, "accept failed: ", ec.message(), " (check the file descriptor limit)");
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kUseAwaitable);
+      continue;
+    }
+    ++counters_.client_connections_total;
+    boost::system::error_code pec;
+    auto remote = socket.remote_endpoint(pec);
+    std::string peer = pec ? std::string("?") : endpoint_text(remote);
+    if (client_tls_) {
+      co_spawn(
+          io_,
+          run_client_session(self, asio::ssl::stream<tcp::socket>(std::move(socket), *client_tls_),
+                             std::move(peer)),
+          log_if_thrown("client session"));
+    } else {
+      co_spawn(io_, run_client_session(self, std::move(socket), std::move(peer)),
+               log_if_thrown("client session"));
+    }
+  }
+}
+
+asio::awaitable<void> Proxy::signal_loop() {
+  for (;;) {
+    auto [ec, signal] = co_await signals_.async_wait(kUseAwaitable);
+    if (ec) co_return;
+    begin_shutdown(signal == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+}
+
+void Proxy::begin_shutdown(std::string_view why) {
+  if (shutting_down_) {
+    LB_LOG(kError, "second ", why,
+           ": exiting now; not delivered: ", queue_.lines() + unacked_lines_, " lines (",
+           queue_.bytes() + unacked_bytes_, " bytes): ", queue_.lines(), " lines queued, ",
+           unacked_lines_, " lines written but not acknowledged");
+    std::_Exit(1);
+  }
+  shutting_down_ = true;
+  boost::system::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+  LB_LOG(kInfo, why, ": stopped accepting; reading ", clients_.size(),
+         " client(s) until they close or the drain timeout (",
+         format_duration(options_.drain_timeout), ") passes");
+  auto self = shared_from_this();
+  co_spawn(
+      io_, [self]() { return self->drain_timer_loop(); }, log_if_thrown("drain timer"));
+  maybe_flush();
+}
+
+asio::awaitable<void> Proxy::drain_timer_loop() {
+  drain_timer_.expires_after(options_.drain_timeout);
+  auto [ec] = co_await drain_timer_.async_wait(kUseAwaitable);
+  if (ec || flushing_) co_return;
+  LB_LOG(kWarn, "drain timeout: closing ", clients_.size(), " client(s) still sending");
+  clients_cut_ = true;
+  for (auto& [id, socket] : clients_) {
+    boost::system::error_code ignored;
+    socket->cancel(ignored);
+  }
+  clients_waiting_for_room_.notify_all();
+}
+
+std::uint64_t Proxy::register_client(tcp::socket& socket) {
+  std::uint64_t id = next_client_id_++;
+  clients_.emplace(id, &socket);
+  return id;
+}
+
+void Proxy::unregister_client(std::uint64_t id) {
+  clients_.erase(id);
+  maybe_flush();
+}
+
+void Proxy::maybe_flush() {
+  if (!shutting_down_ || flushing_ || !clients_.empty()) return;
+  flushing_ = true;
+  drain_timer_.cancel();
+  LB_LOG(kInfo, "all clients closed; delivering ", queue_.lines(), " queued and ", unacked_lines_,
+         " unacknowledged lines");
+  for (const auto& worker : workers_) worker->wake();
+  auto self = shared_from_this();
+  co_spawn(
+      io_, [self]() { return self->progress_loop(); }, log_if_thrown("progress"));
+}
+
+asio::awaitable<void> Proxy::progress_loop() {
+  asio::steady_timer timer(io_);
+  for (;;) {
+    timer.expires_after(kProgressInterval);
+    co_await timer.async_wait(kUseAwaitable);
+    if (finished_workers_ == workers_.size()) co_return;
+    LB_LOG(kInfo, "draining: ", queue_.lines(), " lines queued, ", unacked_lines_,
+           " lines waiting for acknowledgement");
+  }
+}
+
+void Proxy::worker_finished() {
+  if (++finished_workers_ < workers_.size()) return;
+  std::uint64_t sent = 0;
+  for (const auto& t : targets_) sent += t->sent_lines;
+  LB_LOG(kInfo, "shutdown complete: received ", counters_.received_lines, " lines, delivered ",
+         sent, " (acknowledged by targets)");
+  signals_.cancel();
+  io_.stop();
+}
+
+void Proxy::enqueue(Batch batch) {
+  counters_.received_lines += batch.lines();
+  counters_.received_bytes += batch.size();
+  queue_.push_back(std::move(batch));
+  idle_workers_.notify(1);
+}
+
+void Proxy::requeue(std::vector<Batch> batches) {
+  const std::size_t n = batches.size();
+  queue_.push_front(std::move(batches));
+  idle_workers_.notify(n);
+}
+
+std::vector<Batch> Proxy::dequeue(std::size_t max_bytes) {
+  std::vector<Batch> batches = queue_.pop(max_bytes);
+  if (clients_waiting_for_room_.size() > 0 && !queue_.full()) {
+    // Wake only as many readers as the free room can take, so the overshoot stays bounded.
+    const std::size_t room = queue_.capacity_bytes() - queue_.bytes();
+    clients_waiting_for_room_.notify(room / options_.read_buffer_bytes + 1);
+  }
+  return batches;
+}
+
+}  // namespace jsontcplb

@@ -1,0 +1,139 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/core/batch_queue.h"
+#include "dataplane/core/options.h"
+#include "dataplane/core/target_health.h"
+#include "dataplane/wake_list.h"
+
+namespace jsontcplb {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class Worker;
+
+/// One target and what is known about it; shared by the workers that use it.
+struct TargetState {
+  TargetAddress address;
+  std::string name;  ///< address.to_string(), for logs
+  TargetHealth health;
+  std::uint64_t sent_lines = 0;  ///< Acknowledged by the target's TCP.
+  std::uint64_t sent_bytes = 0;
+  std::uint64_t resent_lines = 0;  ///< Requeued after a connection to it failed.
+  int connected_workers = 0;
+};
+
+/// Totals kept by the data-plane thread.
+struct Counters {
+  std::uint64_t client_connections_total = 0;
+  std::uint64_t received_lines = 0;
+  std::uint64_t received_bytes = 0;
+  std::uint64_t rejected_long_lines = 0;
+  std::uint64_t failovers = 0;
+  std::uint64_t failbacks = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t discarded_upstream_bytes = 0;  ///< Bytes targets sent us (ignored).
+};
+
+/// The data plane: listener, client sessions, the shared queue and the workers. Everything here
+/// is owned by one io_context thread; nothing is locked.
+class Proxy : public std::enable_shared_from_this<Proxy> {
+ public:
+  /// Builds TLS contexts and binds the listener. Returns an error message instead on failure
+  /// (`exit_code` 2 for a bad flag value such as an unusable certificate, 1 otherwise).
+  struct StartError {
+    int exit_code;
+    std::string message;
+  };
+  static std::variant<std::shared_ptr<Proxy>, StartError> create(asio::io_context& io,
+                                                                 Options options);
+
+  Proxy(asio::io_context& io, Options options);
+  ~Proxy();
+
+  /// Starts accepting, the workers and the signal handler.
+  void start();
+  /// Stop accepting, read clients to EOF (or the drain timeout), deliver, then stop the
+  /// io_context. Called on SIGTERM/SIGINT.
+  void begin_shutdown(std::string_view why);
+
+  tcp::endpoint listen_endpoint() const;
+
+  // --- used by sessions and workers (data-plane thread only) ---
+  const Options& options() const { return options_; }
+  asio::io_context& io() { return io_; }
+  BatchQueue& queue() { return queue_; }
+  Counters& counters() { return counters_; }
+  const std::vector<std::shared_ptr<TargetState>>& targets() const { return targets_; }
+  asio::ssl::context* upstream_tls() { return upstream_tls_ ? &*upstream_tls_ : nullptr; }
+
+  /// Queues a batch read from a client and wakes a worker.
+  void enqueue(Batch batch);
+  /// Puts batches a failed connection did not deliver back at the head of the queue.
+  void requeue(std::vector<Batch> batches);
+  /// Takes up to `max_bytes` from the queue for a worker, waking clients waiting for room.
+  std::vector<Batch> dequeue(std::size_t max_bytes);
+  WakeList& idle_workers() { return idle_workers_; }
+  WakeList& clients_waiting_for_room() { return clients_waiting_for_room_; }
+
+  /// Unacknowledged bytes summed over all workers (kept up to date by the workers).
+  std::uint64_t& unacked_bytes() { return unacked_bytes_; }
+  std::uint64_t& unacked_lines() { return unacked_lines_; }
+  /// True once every client is gone during shutdown: workers deliver what is left and stop.
+  bool flushing() const { return flushing_; }
+  /// True when nothing is queued or unacknowledged anywhere.
+  bool all_delivered() const { return queue_.empty() && unacked_bytes_ == 0; }
+  /// A worker reports it has finished after a flush.
+  void worker_finished();
+
+  /// Client sessions register their socket so the drain timeout can cut them off.
+  std::uint64_t register_client(tcp::socket& socket);
+  void unregister_client(std::uint64_t id);
+  /// True once the drain timeout passed: sessions stop reading.
+  bool clients_cut() const { return clients_cut_; }
+
+ private:
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  asio::awaitable<void> signal_loop();
+  asio::awaitable<void> drain_timer_loop();
+  asio::awaitable<void> progress_loop();
+  void maybe_flush();
+  void start_worker(std::shared_ptr<TargetState> home, std::size_t spread);
+
+  asio::io_context& io_;
+  Options options_;
+  BatchQueue queue_;
+  Counters counters_;
+  std::vector<std::shared_ptr<TargetState>> targets_;
+  std::vector<std::shared_ptr<Worker>> workers_;
+  std::optional<asio::ssl::context> client_tls_;    // for accepted connections
+  std::optional<asio::ssl::context> upstream_tls_;  // for target connections
+  std::optional<tcp::acceptor> acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  WakeList idle_workers_;
+  WakeList clients_waiting_for_room_;
+  // Open client sockets, so the drain timeout can close them.
+  std::map<std::uint64_t, tcp::socket*> clients_;
+  std::uint64_t next_client_id_ = 0;
+  std::uint64_t unacked_bytes_ = 0;
+  std::uint64_t unacked_lines_ = 0;
+  bool shutting_down_ = false;
+  bool clients_cut_ = false;
+  bool flushing_ = false;
+  std::size_t finished_workers_ = 0;
+};
+
+}  // namespace jsontcplb

@@ -1,0 +1,209 @@
+#include "dataplane/upstream.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "dataplane/core/str_cat.h"
+#include "dataplane/tcp_info.h"
+
+namespace jsontcplb {
+namespace {
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  std::string host = ep.address().to_string();
+  if (ep.address().is_v6()) return str_cat("[", host, "]:", ep.port());
+  return str_cat(host, ":", ep.port());
+}
+
+}  // namespace
+
+// The TLS stream's lower layer: a TCP socket that counts the ciphertext bytes written through
+// it, which is what the target's kernel acknowledges.
+class Upstream::CountingSocket {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  using lowest_layer_type = tcp::socket::lowest_layer_type;
+
+  CountingSocket(tcp::socket socket, std::uint64_t& written)
+      : socket_(std::move(socket)), written_(&written) {}
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+  const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
+
+  template <typename Buffers, typename Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return socket_.async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        [this, buffers, started = false](auto& self, boost::system::error_code ec = {},
+                                         std::size_t n = 0) mutable {
+          if (!started) {
+            started = true;
+            socket_.async_write_some(buffers, std::move(self));
+            return;
+          }
+          *written_ += n;
+          self.complete(ec, n);
+        },
+        token, socket_);
+  }
+
+ private:
+  tcp::socket socket_;
+  std::uint64_t* written_;
+};
+
+Upstream::Upstream(tcp::socket socket, asio::ssl::context* tls) {
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  peer_ = ec ? std::string("?") : endpoint_text(remote);
+  acked_base_ = tcp_bytes_acked(socket.native_handle()).value_or(0);
+  if (tls != nullptr) {
+    tls_ = std::make_unique<asio::ssl::stream<CountingSocket>>(
+        CountingSocket(std::move(socket), wire_bytes_), *tls);
+  } else {
+    plain_.emplace(std::move(socket));
+  }
+}
+
+Upstream::~Upstream() = default;
+
+tcp::socket::lowest_layer_type& Upstream::socket() {
+  return plain_ ? plain_->lowest_layer() : tls_->lowest_layer();
+}
+
+const tcp::socket::lowest_layer_type& Upstream::socket() const {
+  return plain_ ? plain_->lowest_layer() : tls_->lowest_layer();
+}
+
+asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> Upstream::connect(
+    const TargetAddress& target, const ConnectSettings& settings) {
+  using namespace asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer deadline(executor, settings.timeout);
+  tcp::resolver resolver(executor);
+  tcp::socket socket(executor);
+
+  auto attempt = [&]() -> asio::awaitable<std::string> {
+    auto [rec, results] =
+        co_await resolver.async_resolve(target.host, std::to_string(target.port), kUseAwaitable);
+    if (rec) co_return str_cat("resolve: ", rec.message());
+    auto [cec, ep] = co_await asio::async_connect(socket, results, kUseAwaitable);
+    if (cec) co_return str_cat("connect: ", cec.message());
+    co_return std::string();
+  };
+  auto outcome = co_await (attempt() || deadline.async_wait(kUseAwaitable));
+  if (outcome.index() == 1) co_return str_cat("timed out after ", settings.timeout.count(), "ms");
+  if (!std::get<0>(outcome).empty()) co_return std::get<0>(outcome);
+
+  set_upstream_socket_options(socket.native_handle(), settings.user_timeout_ms);
+  auto upstream = std::make_shared<Upstream>(std::move(socket), settings.tls);
+  if (settings.tls != nullptr) {
+    deadline.expires_after(settings.timeout);
+    auto hs = co_await (upstream->handshake(target.host, settings.verify_host) ||
+                        deadline.async_wait(kUseAwaitable));
+    if (hs.index() == 1) {
+      co_return str_cat("TLS handshake timed out after ", settings.timeout.count(), "ms");
+    }
+    if (auto ec = std::get<0>(hs)) co_return str_cat("TLS handshake: ", ec.message());
+  }
+  co_return upstream;
+}
+
+asio::awaitable<boost::system::error_code> Upstream::handshake(const std::string& host,
+                                                               bool verify_host) {
+  if (!tls_) co_return boost::system::error_code();
+  // SNI, and the name (or IP) the certificate must carry.
+  SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
+  if (verify_host) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kUseAwaitable);
+  co_return ec;
+}
+
+asio::awaitable<boost::system::error_code> Upstream::write(
+    std::span<const asio::const_buffer> buffers) {
+  if (tls_) {
+    auto [ec, n] = co_await asio::async_write(*tls_, buffers, kUseAwaitable);
+    co_return ec;
+  }
+  auto [ec, n] = co_await asio::async_write(*plain_, buffers, kUseAwaitable);
+  wire_bytes_ += n;
+  co_return ec;
+}
+
+asio::awaitable<std::pair<boost::system::error_code, std::size_t>> Upstream::read_some(
+    asio::mutable_buffer buffer) {
+  if (tls_) {
+    auto [ec, n] = co_await tls_->async_read_some(buffer, kUseAwaitable);
+    co_return std::pair<boost::system::error_code, std::size_t>{ec, n};
+  }
+  auto [ec, n] = co_await plain_->async_read_some(buffer, kUseAwaitable);
+  co_return std::pair<boost::system::error_code, std::size_t>{ec, n};
+}
+
+std::optional<std::uint64_t> Upstream::acked_bytes() const {
+  auto& s = const_cast<tcp::socket::lowest_layer_type&>(socket());
+  if (!s.is_open()) return std::nullopt;
+  auto acked = tcp_bytes_acked(s.native_handle());
+  if (!acked) return std::nullopt;
+  return *acked >= acked_base_ ? *acked - acked_base_ : 0;
+}
+
+bool Upstream::all_acked() const {
+  auto acked = acked_bytes();
+  return acked && *acked >= wire_bytes_;
+}
+
+asio::awaitable<bool> Upstream::close_gracefully(std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (tls_ && !failed_) {
+    // close_notify; the peer's reply is not awaited beyond the deadline.
+    co_await (tls_->async_shutdown(kUseAwaitable) || timer.async_wait(kUseAwaitable));
+  }
+  boost::system::error_code ec;
+  socket().shutdown(tcp::socket::shutdown_send, ec);
+  bool acked = all_acked();
+  // Acknowledgements have no completion event; poll TCP_INFO until the deadline.
+  while (!acked && !ec && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(kUseAwaitable);
+    acked = all_acked();
+  }
+  close();
+  co_return acked;
+}
+
+void Upstream::cancel() {
+  boost::system::error_code ec;
+  socket().cancel(ec);
+}
+
+void Upstream::close() {
+  boost::system::error_code ec;
+  socket().close(ec);
+}
+
+void Upstream::mark_failed(std::string reason) {
+  if (failed_) return;
+  failed_ = true;
+  failure_ = std::move(reason);
+}
+
+}  // namespace jsontcplb

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+
+#include "dataplane/core/target_address.h"
+
+namespace jsontcplb {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+/// One connection to a target, plain TCP or TLS. Counts the bytes it hands to the socket (the
+/// ciphertext for TLS) so the ledger can compare them with the kernel's acknowledged bytes.
+class Upstream {
+ public:
+  struct ConnectSettings {
+    std::chrono::milliseconds timeout;
+    asio::ssl::context* tls = nullptr;  ///< TLS when set.
+    bool verify_host = true;            ///< Check the certificate names the target.
+    unsigned user_timeout_ms = 30000;
+  };
+
+  /// Resolves, connects and (for TLS) handshakes within `settings.timeout`. On failure returns
+  /// a message saying what failed.
+  static asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> connect(
+      const TargetAddress& target, const ConnectSettings& settings);
+
+  Upstream(tcp::socket socket, asio::ssl::context* tls);
+  ~Upstream();
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+
+  /// Writes every buffer; the error is set if the connection failed or was cancelled.
+  asio::awaitable<boost::system::error_code> write(std::span<const asio::const_buffer> buffers);
+  /// Reads whatever the target sends (it should send nothing).
+  asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some(
+      asio::mutable_buffer buffer);
+  /// TLS handshake as the client (no-op for plain TCP).
+  asio::awaitable<boost::system::error_code> handshake(const std::string& host, bool verify_host);
+
+  /// Sends FIN (after TLS close_notify), waits up to `timeout` for the peer to acknowledge
+  /// everything, then closes. Returns whether everything was acknowledged.
+  asio::awaitable<bool> close_gracefully(std::chrono::milliseconds timeout);
+  /// Aborts pending operations without closing, so TCP_INFO stays readable.
+  void cancel();
+  void close();
+
+  /// Bytes handed to the socket since the connection started.
+  std::uint64_t wire_bytes() const { return wire_bytes_; }
+  /// Bytes the target acknowledged, same origin as wire_bytes().
+  std::optional<std::uint64_t> acked_bytes() const;
+  bool all_acked() const;
+
+  const std::string& peer() const { return peer_; }
+  bool failed() const { return failed_; }
+  void mark_failed(std::string reason);
+  const std::string& failure() const { return failure_; }
+
+ private:
+  class CountingSocket;
+  tcp::socket::lowest_layer_type& socket();
+  const tcp::socket::lowest_layer_type& socket() const;
+
+  std::optional<tcp::socket> plain_;
+  std::unique_ptr<asio::ssl::stream<CountingSocket>> tls_;
+  std::uint64_t wire_bytes_ = 0;
+  std::uint64_t acked_base_ = 0;  // tcpi_bytes_acked once connected (the SYN may count)
+  std::string peer_;
+  bool failed_ = false;
+  std::string failure_;
+};
+
+}  // namespace jsontcplb

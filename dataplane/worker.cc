@@ -1,0 +1,304 @@
+#include "dataplane/worker.h"
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "dataplane/core/log.h"
+#include "dataplane/proxy.h"
+#include "dataplane/spawn.h"
+#include "dataplane/upstream.h"
+
+namespace jsontcplb {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+// Largest gather write; big enough to amortise the syscall, small enough to share the queue.
+constexpr std::size_t kMaxWriteBytes = 256 * 1024;
+// Acknowledgements raise no event, so a worker polls TCP_INFO while it waits for them: often
+// when it is blocked on the unacked cap, rarely when it is merely idle.
+constexpr milliseconds kAckPollBlocked(1);
+constexpr milliseconds kAckPollIdle(10);
+// A connection that dies sooner than this does not reset the reconnect backoff.
+constexpr milliseconds kStableConnection(1000);
+// How long a connection we leave on purpose may take to get its last bytes acknowledged.
+constexpr milliseconds kRetireTimeout(10000);
+constexpr milliseconds kCloseTimeout(2000);
+
+}  // namespace
+
+Worker::Worker(std::shared_ptr<Proxy> proxy, std::shared_ptr<TargetState> home, std::size_t spread,
+               std::string name)
+    : proxy_(std::move(proxy)),
+      home_(std::move(home)),
+      spread_(spread),
+      name_(std::move(name)),
+      wake_timer_(proxy_->io()),
+      backoff_(milliseconds(100), milliseconds(10000)),
+      failback_timer_(proxy_->io()) {}
+
+namespace {
+
+Upstream::ConnectSettings connect_settings(Proxy& proxy) {
+  const Options& o = proxy.options();
+  return Upstream::ConnectSettings{
+      .timeout = o.connect_timeout,
+      .tls = proxy.upstream_tls(),
+      .verify_host = !o.tls_target_skip_verify,
+      .user_timeout_ms = 30000,
+  };
+}
+
+}  // namespace
+
+asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
+  Proxy& proxy = *self->proxy_;
+  std::shared_ptr<TargetState> target = self->home_;
+  std::shared_ptr<Upstream> conn;
+  while (!(proxy.flushing() && proxy.all_delivered())) {
+    if (!conn) {
+      auto result = co_await Upstream::connect(target->address, connect_settings(proxy));
+      if (auto* error = std::get_if<std::string>(&result)) {
+        target->health.on_failure();
+        auto next = self->pick_failover_target(*target);
+        auto delay = self->backoff_.next();
+        LB_LOG(kWarn, "worker ", self->name_, ": cannot connect to ", target->name, ": ", *error,
+               "; trying ", next->name, " in ", delay.count(), "ms");
+        if (next != target) ++proxy.counters().failovers;
+        target = std::move(next);
+        co_await self->sleep(delay);
+        continue;
+      }
+      conn = std::get<std::shared_ptr<Upstream>>(std::move(result));
+      target->health.on_success();
+      if (target == self->home_) {
+        LB_LOG(kInfo, "worker ", self->name_, " connected to ", target->name, " (", conn->peer(),
+               ")");
+      } else {
+        LB_LOG(kInfo, "worker ", self->name_, " failed over to ", target->name, " (", conn->peer(),
+               "); home ", self->home_->name, " is retried every ",
+               proxy.options().failback_interval.count(), "ms");
+      }
+    }
+    Link link{std::move(conn), target, Ledger(), Clock::now()};
+    ++target->connected_workers;
+    End end = co_await self->serve(link);
+    --target->connected_workers;
+
+    switch (end) {
+      case End::kFailed: {
+        ++proxy.counters().reconnects;
+        target->health.on_failure();
+        const std::uint64_t lines = link.ledger.lines();
+        self->requeue_unacked(link);
+        link.conn->close();
+        auto next = self->pick_failover_target(*target);
+        LB_LOG(kWarn, "worker ", self->name_, ": connection to ", target->name,
+               " failed: ", link.conn->failure(), "; ", lines,
+               " unacknowledged lines requeued; moving to ", next->name);
+        if (next != target) ++proxy.counters().failovers;
+        target = std::move(next);
+        if (Clock::now() - link.since < kStableConnection) {
+          co_await self->sleep(self->backoff_.next());
+        } else {
+          self->backoff_.reset();
+        }
+        break;
+      }
+      case End::kFailback:
+        ++proxy.counters().failbacks;
+        LB_LOG(kInfo, "worker ", self->name_, " failed back to ", self->home_->name, " from ",
+               target->name);
+        co_spawn(proxy.io(), retire(self, std::move(link)), log_if_thrown("retire connection"));
+        conn = std::move(self->failback_conn_);
+        target = self->home_;
+        self->backoff_.reset();
+        break;
+      case End::kFinished:
+        link.conn->cancel();  // stops the reader
+        co_await link.conn->close_gracefully(kCloseTimeout);
+        break;
+    }
+  }
+  proxy.worker_finished();
+}
+
+asio::awaitable<Worker::End> Worker::serve(Link& link) {
+  Proxy& proxy = *proxy_;
+  const Options& options = proxy.options();
+  current_ = link.conn.get();
+  co_spawn(proxy.io(), read_loop(shared_from_this(), link.conn), log_if_thrown("target reader"));
+  if (link.target != home_) {
+    co_spawn(proxy.io(), failback_loop(shared_from_this(), link.conn), log_if_thrown("failback"));
+  }
+  std::vector<asio::const_buffer> buffers;
+  End end = End::kFinished;
+  for (;;) {
+    if (link.conn->failed()) {
+      end = End::kFailed;
+      break;
+    }
+    if (failback_conn_) {
+      end = End::kFailback;
+      break;
+    }
+    release_acked(link);
+    if (proxy.flushing() && proxy.all_delivered()) {
+      end = End::kFinished;
+      break;
+    }
+    const std::size_t unacked = link.ledger.bytes();
+    if (unacked >= options.max_unacked_bytes) {
+      co_await sleep(kAckPollBlocked);
+      continue;
+    }
+    if (proxy.queue().empty()) {
+      // Idle. Keep polling for acks while some are outstanding or the proxy is flushing.
+      std::optional<Clock::duration> poll;
+      if (!link.ledger.empty() || proxy.flushing()) poll = kAckPollIdle;
+      co_await proxy.idle_workers().wait(wake_timer_, poll);
+      continue;
+    }
+    writing_ = proxy.dequeue(std::min(kMaxWriteBytes, options.max_unacked_bytes - unacked));
+    buffers.clear();
+    for (const Batch& b : writing_) buffers.emplace_back(b.bytes().data(), b.size());
+    const std::uint64_t start = link.conn->wire_bytes();
+    boost::system::error_code ec = co_await link.conn->write(buffers);
+    if (ec) {
+      link.conn->mark_failed(str_cat("write: ", ec.message()));
+      end = End::kFailed;
+      break;
+    }
+    // Plain TCP: each batch ends at a known wire offset. TLS: records may span batches, so
+    // every batch of this write ends where the write's ciphertext ends.
+    const bool exact = proxy.upstream_tls() == nullptr;
+    std::uint64_t offset = start;
+    for (Batch& b : writing_) {
+      offset = exact ? offset + b.size() : link.conn->wire_bytes();
+      count_ledger_change(static_cast<std::int64_t>(b.size()),
+                          static_cast<std::int64_t>(b.lines()));
+      link.ledger.record(std::move(b), offset);
+    }
+    writing_.clear();
+  }
+  current_ = nullptr;
+  failback_timer_.cancel();
+  co_return end;
+}
+
+asio::awaitable<void> Worker::read_loop(std::shared_ptr<Worker> self,
+                                        std::shared_ptr<Upstream> conn) {
+  std::array<char, 4096> buffer;
+  for (;;) {
+    auto [ec, n] = co_await conn->read_some(asio::buffer(buffer));
+    self->proxy_->counters().discarded_upstream_bytes += n;
+    if (!ec) continue;
+    if (ec == asio::error::operation_aborted) co_return;  // we are leaving this connection
+    // The target closed or reset the connection: fail it now rather than at the next write.
+    conn->mark_failed(ec == asio::error::eof ? std::string("target closed the connection")
+                                             : ec.message());
+    conn->cancel();
+    self->wake();
+    co_return;
+  }
+}
+
+asio::awaitable<void> Worker::failback_loop(std::shared_ptr<Worker> self,
+                                            std::shared_ptr<Upstream> current) {
+  Proxy& proxy = *self->proxy_;
+  auto still_current = [&] { return self->current_ == current.get() && !current->failed(); };
+  for (;;) {
+    self->failback_timer_.expires_after(proxy.options().failback_interval);
+    co_await self->failback_timer_.async_wait(kUseAwaitable);
+    if (!still_current() || proxy.flushing()) co_return;
+    auto result = co_await Upstream::connect(self->home_->address, connect_settings(proxy));
+    if (auto* error = std::get_if<std::string>(&result)) {
+      self->home_->health.on_failure();
+      LB_LOG(kInfo, "worker ", self->name_, ": home ", self->home_->name,
+             " still unavailable: ", *error);
+      if (!still_current()) co_return;
+      continue;
+    }
+    auto conn = std::get<std::shared_ptr<Upstream>>(std::move(result));
+    self->home_->health.on_success();
+    if (!still_current()) {
+      conn->close();
+      co_return;
+    }
+    // Connected first, switch second: the worker moves over at its next batch boundary.
+    self->failback_conn_ = std::move(conn);
+    self->wake();
+    co_return;
+  }
+}
+
+void Worker::release_acked(Link& link) {
+  if (link.ledger.empty()) return;
+  auto acked = link.conn->acked_bytes();
+  if (!acked) return;
+  Ledger::Released r = link.ledger.release(*acked);
+  if (r.batches == 0) return;
+  link.target->sent_lines += r.lines;
+  link.target->sent_bytes += r.bytes;
+  count_ledger_change(-static_cast<std::int64_t>(r.bytes), -static_cast<std::int64_t>(r.lines));
+}
+
+void Worker::requeue_unacked(Link& link) {
+  // TCP_INFO is still readable after a reset: credit exactly what the target acknowledged.
+  release_acked(link);
+  std::vector<Batch> batches = link.ledger.take_all();
+  std::int64_t bytes = 0;
+  std::int64_t lines = 0;
+  for (const Batch& b : batches) {
+    bytes += static_cast<std::int64_t>(b.size());
+    lines += static_cast<std::int64_t>(b.lines());
+  }
+  count_ledger_change(-bytes, -lines);
+  for (Batch& b : writing_) {
+    lines += static_cast<std::int64_t>(b.lines());
+    batches.push_back(std::move(b));
+  }
+  writing_.clear();
+  if (batches.empty()) return;
+  link.target->resent_lines += static_cast<std::uint64_t>(lines);
+  proxy_->requeue(std::move(batches));
+}
+
+asio::awaitable<void> Worker::retire(std::shared_ptr<Worker> self, Link link) {
+  link.conn->cancel();  // stops the reader; the socket stays open
+  const auto deadline = Clock::now() + kRetireTimeout;
+  asio::steady_timer timer(self->proxy_->io());
+  while (!link.ledger.empty() && !link.conn->failed() && Clock::now() < deadline) {
+    self->release_acked(link);
+    timer.expires_after(kAckPollIdle);
+    co_await timer.async_wait(kUseAwaitable);
+  }
+  self->requeue_unacked(link);
+  co_await link.conn->close_gracefully(kCloseTimeout);
+}
+
+asio::awaitable<void> Worker::sleep(Clock::duration d) {
+  wake_timer_.expires_after(d);
+  co_await wake_timer_.async_wait(kUseAwaitable);
+}
+
+void Worker::count_ledger_change(std::int64_t bytes, std::int64_t lines) {
+  proxy_->unacked_bytes() += static_cast<std::uint64_t>(bytes);
+  proxy_->unacked_lines() += static_cast<std::uint64_t>(lines);
+}
+
+std::shared_ptr<TargetState> Worker::pick_failover_target(const TargetState& failed) const {
+  const auto& targets = proxy_->targets();
+  std::size_t index = 0;
+  while (index < targets.size() && targets[index].get() != &failed) ++index;
+  if (index == targets.size()) return home_;
+  std::size_t next = next_target(index, spread_, targets.size(),
+                                 [&](std::size_t i) { return targets[i]->health.healthy(); });
+  return targets[next];
+}
+
+}  // namespace jsontcplb

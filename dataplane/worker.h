@@ -1,0 +1,75 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/core/backoff.h"
+#include "dataplane/core/ledger.h"
+
+namespace jsontcplb {
+
+namespace asio = boost::asio;
+
+class Proxy;
+class Upstream;
+struct TargetState;
+
+/// One upstream connection slot: pulls batches from the shared queue, writes them to its
+/// current target and keeps them in a ledger until the target's TCP acknowledged them. On
+/// failure it requeues what was not acknowledged and moves to another target; while away from
+/// its home target it dials home every failback interval and switches once that connection is up.
+class Worker : public std::enable_shared_from_this<Worker> {
+ public:
+  Worker(std::shared_ptr<Proxy> proxy, std::shared_ptr<TargetState> home, std::size_t spread,
+         std::string name);
+
+  /// Runs until the proxy has flushed everything during shutdown.
+  static asio::awaitable<void> run(std::shared_ptr<Worker> self);
+
+  /// Wakes the worker if it sleeps (idle, waiting for acks, or backing off).
+  void wake() { wake_timer_.cancel(); }
+
+ private:
+  enum class End { kFailed, kFailback, kFinished };
+  /// One connection with what was written on it and not yet acknowledged.
+  struct Link {
+    std::shared_ptr<Upstream> conn;
+    std::shared_ptr<TargetState> target;
+    Ledger ledger;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  asio::awaitable<End> serve(Link& link);
+  static asio::awaitable<void> read_loop(std::shared_ptr<Worker> self,
+                                         std::shared_ptr<Upstream> conn);
+  static asio::awaitable<void> failback_loop(std::shared_ptr<Worker> self,
+                                             std::shared_ptr<Upstream> current);
+  /// Releases acknowledged batches from the ledger and credits the target.
+  void release_acked(Link& link);
+  /// After a failure: credit what was acknowledged, requeue the rest.
+  void requeue_unacked(Link& link);
+  /// Closes a connection the worker is leaving on purpose, after the target acknowledged
+  /// everything (bounded); whatever stays unacknowledged goes back to the queue.
+  static asio::awaitable<void> retire(std::shared_ptr<Worker> self, Link link);
+  asio::awaitable<void> sleep(std::chrono::steady_clock::duration d);
+  void count_ledger_change(std::int64_t bytes, std::int64_t lines);
+  std::shared_ptr<TargetState> pick_failover_target(const TargetState& failed) const;
+
+  std::shared_ptr<Proxy> proxy_;
+  std::shared_ptr<TargetState> home_;
+  std::size_t spread_;
+  std::string name_;
+  asio::steady_timer wake_timer_;
+  Backoff backoff_;
+  asio::steady_timer failback_timer_;
+  std::vector<Batch> writing_;               // batches in the write under way
+  Upstream* current_ = nullptr;              // the connection being served
+  std::shared_ptr<Upstream> failback_conn_;  // a new connection home, ready to switch to
+};
+
+}  // namespace jsontcplb
