@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "dataplane/core/log.h"
+#include "dataplane/core/units.h"
 #include "dataplane/proxy.h"
 #include "dataplane/spawn.h"
 #include "dataplane/upstream.h"
@@ -81,7 +82,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
       } else {
         LB_LOG(kInfo, "worker ", self->name_, " failed over to ", target->name, " (", conn->peer(),
                "); home ", self->home_->name, " is retried every ",
-               proxy.options().failback_interval.count(), "ms");
+               format_duration(proxy.options().failback_interval));
       }
     }
     Link link{std::move(conn), target, Ledger(), Clock::now()};
@@ -93,8 +94,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
       case End::kFailed: {
         ++proxy.counters().reconnects;
         target->health.on_failure();
-        const std::uint64_t lines = link.ledger.lines();
-        self->requeue_unacked(link);
+        const std::uint64_t lines = self->requeue_unacked(link);
         link.conn->close();
         auto next = self->pick_failover_target(*target);
         LB_LOG(kWarn, "worker ", self->name_, ": connection to ", target->name,
@@ -137,6 +137,7 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
   }
   std::vector<asio::const_buffer> buffers;
   End end = End::kFinished;
+  bool wrote = false;
   for (;;) {
     if (link.conn->failed()) {
       end = End::kFailed;
@@ -156,10 +157,16 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
       co_await sleep(kAckPollBlocked);
       continue;
     }
-    if (proxy.queue().empty()) {
+    // After a write, a worker lets the longest-idle worker take the next batch, so load is
+    // spread over every connection (and so every target) even when one connection alone could
+    // keep up. Under load no worker is idle and each one pulls again at once.
+    const bool hand_over = wrote && proxy.idle_workers().size() > 0;
+    if (proxy.queue().empty() || hand_over) {
+      if (hand_over) proxy.idle_workers().notify(1);
       // Idle. Keep polling for acks while some are outstanding or the proxy is flushing.
       std::optional<Clock::duration> poll;
       if (!link.ledger.empty() || proxy.flushing()) poll = kAckPollIdle;
+      wrote = false;
       co_await proxy.idle_workers().wait(wake_timer_, poll);
       continue;
     }
@@ -184,6 +191,7 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
       link.ledger.record(std::move(b), offset);
     }
     writing_.clear();
+    wrote = true;
   }
   current_ = nullptr;
   failback_timer_.cancel();
@@ -198,11 +206,20 @@ asio::awaitable<void> Worker::read_loop(std::shared_ptr<Worker> self,
     self->proxy_->counters().discarded_upstream_bytes += n;
     if (!ec) continue;
     if (ec == asio::error::operation_aborted) co_return;  // we are leaving this connection
-    // The target closed or reset the connection: fail it now rather than at the next write.
-    conn->mark_failed(ec == asio::error::eof ? std::string("target closed the connection")
-                                             : ec.message());
-    conn->cancel();
+    // Noticed now rather than at the next write. A reset kills the connection; a FIN means the
+    // target is closing but may still read, so the write under way may finish (bounded) and
+    // the target never sees a partial line.
+    if (ec != asio::error::eof) {
+      conn->mark_failed(ec.message());
+      conn->cancel();
+      self->wake();
+      co_return;
+    }
+    conn->mark_failed("target closed the connection");
     self->wake();
+    asio::steady_timer grace(self->proxy_->io(), kCloseTimeout);
+    co_await grace.async_wait(kUseAwaitable);
+    conn->cancel();
     co_return;
   }
 }
@@ -247,7 +264,7 @@ void Worker::release_acked(Link& link) {
   count_ledger_change(-static_cast<std::int64_t>(r.bytes), -static_cast<std::int64_t>(r.lines));
 }
 
-void Worker::requeue_unacked(Link& link) {
+std::uint64_t Worker::requeue_unacked(Link& link) {
   // TCP_INFO is still readable after a reset: credit exactly what the target acknowledged.
   release_acked(link);
   std::vector<Batch> batches = link.ledger.take_all();
@@ -263,9 +280,10 @@ void Worker::requeue_unacked(Link& link) {
     batches.push_back(std::move(b));
   }
   writing_.clear();
-  if (batches.empty()) return;
+  if (batches.empty()) return 0;
   link.target->resent_lines += static_cast<std::uint64_t>(lines);
   proxy_->requeue(std::move(batches));
+  return static_cast<std::uint64_t>(lines);
 }
 
 asio::awaitable<void> Worker::retire(std::shared_ptr<Worker> self, Link link) {

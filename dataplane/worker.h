@@ -51,8 +51,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
                                              std::shared_ptr<Upstream> current);
   /// Releases acknowledged batches from the ledger and credits the target.
   void release_acked(Link& link);
-  /// After a failure: credit what was acknowledged, requeue the rest.
-  void requeue_unacked(Link& link);
+  /// After a failure: credit what was acknowledged, requeue the rest. Returns lines requeued.
+  std::uint64_t requeue_unacked(Link& link);
   /// Closes a connection the worker is leaving on purpose, after the target acknowledged
   /// everything (bounded); whatever stays unacknowledged goes back to the queue.
   static asio::awaitable<void> retire(std::shared_ptr<Worker> self, Link link);

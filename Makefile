@@ -1,0 +1,51 @@
+# Thin wrapper around apt-get, CMake and CTest. Everything real lives in CMakeLists.txt.
+BUILD ?= build
+JOBS ?= 2
+BUILD_TYPE ?= RelWithDebInfo
+# CI=true (set by CI and .ci/run) turns warnings into errors.
+WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
+PORT ?= 9000
+TARGET ?=
+ARGS ?=
+
+# Debian 12 packages: toolchain, libraries, and what the tests run.
+DEPS := cmake g++ make ccache pkg-config \
+        libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
+        libboost1.81-dev libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev \
+        openssl netcat-openbsd iproute2 procps
+
+.PHONY: all deps configure build run test clean format
+
+all: build
+
+# Installs only what is missing; silent when everything is there.
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing" $$missing; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+	    $$missing </dev/null; \
+	fi
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLB_WERROR=$(WERROR) >/dev/null
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+# With no TARGET: two demo sinks on 127.0.0.1:9997 and :9998 and the data plane in front.
+run: build
+	@BUILD=$(BUILD) PORT=$(PORT) TARGET=$(TARGET) tests/tools/demo.sh $(ARGS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure --timeout 600 -j$(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD)
