@@ -1,0 +1,362 @@
+// End-to-end tests of the json-tcp-lb binary on loopback: real client and target sockets,
+// the test kit's load generator and verifying sink, and the real process with its flags.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/proxy_process.h"
+#include "tests/tools/load_gen.h"
+#include "tests/tools/sink.h"
+#include "tests/tools/test_pki.h"
+
+namespace lbtest {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr milliseconds kDeliveryTimeout = seconds(60);
+
+std::string target_list(const Sink& sink) {
+  std::string out;
+  for (std::uint16_t port : sink.ports()) {
+    if (!out.empty()) out += ",";
+    out += "127.0.0.1:" + std::to_string(port);
+  }
+  return out;
+}
+
+SinkOptions sink_ports(std::size_t n) {
+  SinkOptions o;
+  o.ports = n;
+  return o;
+}
+
+std::unique_ptr<ProxyProcess> start_proxy(std::vector<std::string> args) {
+  args.insert(args.begin(), {"-addr", "127.0.0.1", "-port", "0"});
+  return std::make_unique<ProxyProcess>(LB_BINARY, std::move(args));
+}
+
+LoadGenOptions load(std::uint16_t port, std::string run, std::uint32_t connections,
+                    std::uint64_t lines, std::size_t size = 200) {
+  LoadGenOptions o;
+  o.port = port;
+  o.run_id = std::move(run);
+  o.connections = connections;
+  o.lines_per_connection = lines;
+  o.line_size = size;
+  return o;
+}
+
+// Waits until every line of the run has arrived at least once (or the timeout passes) and
+// returns the report.
+Report wait_for_run(const Sink& sink, const LoadGenOptions& o) {
+  sink.wait_until(
+      [&] {
+        return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection).missing == 0;
+      },
+      kDeliveryTimeout);
+  return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
+}
+
+// Every line of a run exactly once; lines of other runs at the same sink are ignored.
+bool delivered_once(const Report& r, std::uint64_t lines) {
+  return r.ok == lines && r.missing == 0 && r.duplicate == 0 && r.malformed == 0;
+}
+
+std::string temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "lbtest-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  for (const Case& c : std::vector<Case>{{{"-port", "70000"}, "-port"},
+                                         {{"-connections", "0"}, "-connections"},
+                                         {{"-target", "nohost"}, "nohost"},
+                                         {{"-tls-cert", "/nonexistent.pem"}, "-tls-cert"},
+                                         {{"-bogus"}, "-bogus"}}) {
+    ProxyProcess proxy(LB_BINARY, c.args);
+    EXPECT_EQ(proxy.wait_exit(seconds(10)), 2) << c.args[0];
+    EXPECT_NE(proxy.log().find(c.mentions), std::string::npos) << proxy.log();
+    EXPECT_EQ(proxy.log().find("listening"), std::string::npos) << proxy.log();
+  }
+}
+
+TEST(DataPlane, HelpListsEveryFlagAndExitsZero) {
+  ProxyProcess proxy(LB_BINARY, {"--help"});
+  EXPECT_EQ(proxy.wait_exit(seconds(10)), 0);
+  for (const char* flag :
+       {"-addr", "-port", "-target", "-connections", "-tls-cert", "-tls-key", "-tls-target",
+        "-tls-target-skip-verify", "-tls-target-ca", "-tls-client-ca", "-failback-interval",
+        "-read-buffer-bytes", "-max-line-bytes", "-queue-bytes", "-drain-timeout", "-log-level"}) {
+    const std::string listed = std::string("\n  ") + flag;
+    EXPECT_TRUE(proxy.log().find(listed + " ") != std::string::npos ||
+                proxy.log().find(listed + "\n") != std::string::npos)
+        << flag;
+  }
+}
+
+TEST(DataPlane, OneClientTwoTargetsEveryLineExactlyOnceOnAllConnections) {
+  Sink sink(sink_ports(2));
+  auto proxy = start_proxy({"-target", target_list(sink), "-connections", "4"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  ASSERT_TRUE(sink.wait_until([&] { return sink.connections(0) == 4 && sink.connections(1) == 4; },
+                              seconds(10)))
+      << proxy->log();
+
+  auto o = load(port, "one", 1, 200'000);
+  LoadGenResult sent = run_load_gen(o);
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+  EXPECT_EQ(r.ok, 200'000u);
+  EXPECT_GT(sink.lines(0), 0u);
+  EXPECT_GT(sink.lines(1), 0u);
+}
+
+TEST(DataPlane, FiftyConcurrentClients) {
+  Sink sink(sink_ports(2));
+  auto proxy = start_proxy({"-target", target_list(sink)});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "fifty", 50, 2'000, 120);
+  LoadGenResult sent = run_load_gen(o);
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+  EXPECT_EQ(proxy->count_log("client 127.0.0.1:"), 100) << "one connect and one close line each";
+}
+
+// Targets given as a host name and as a bracketed IPv6 literal; clients over IPv6 too.
+TEST(DataPlane, HostnameAndIpv6Targets) {
+  Sink v4(sink_ports(1));
+  SinkOptions v6_options = sink_ports(1);
+  v6_options.host = "::1";
+  Sink v6(v6_options);
+  const std::string targets =
+      "localhost:" + std::to_string(v4.ports()[0]) + ",[::1]:" + std::to_string(v6.ports()[0]);
+  ProxyProcess proxy(LB_BINARY, {"-addr", "::1", "-port", "0", "-target", targets});
+  std::uint16_t port = proxy.wait_for_port();
+  ASSERT_NE(port, 0) << proxy.log();
+  ASSERT_TRUE(v6.wait_until([&] { return v6.connections(0) == 4; }, seconds(10))) << proxy.log();
+  auto o = load(port, "v6", 4, 5'000);
+  o.host = "::1";
+  ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
+  v4.wait_until([&] { return v4.total_lines() + v6.total_lines() >= 20'000; }, kDeliveryTimeout);
+  Report a = v4.verifier().report("v6", 4, 5'000);
+  Report b = v6.verifier().report("v6", 4, 5'000);
+  EXPECT_EQ(a.ok + b.ok, 20'000u) << a.to_string() << " / " << b.to_string();
+  EXPECT_EQ(a.duplicate + b.duplicate + a.malformed + b.malformed, 0u);
+  EXPECT_GT(a.ok, 0u);
+  EXPECT_GT(b.ok, 0u);
+}
+
+TEST(DataPlane, ClientWithoutFinalNewlineGetsOneAppended) {
+  Sink sink(sink_ports(1));
+  auto proxy = start_proxy({"-target", target_list(sink), "-connections", "2"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "tail", 8, 500, 80);
+  o.final_newline = false;
+  LoadGenResult sent = run_load_gen(o);
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+}
+
+TEST(DataPlane, TargetDownAtStartThenFailbackWhenItReturns) {
+  Sink sink(sink_ports(2));
+  ASSERT_TRUE(sink.close_port(1, false));
+  auto proxy = start_proxy(
+      {"-target", target_list(sink), "-connections", "2", "-failback-interval", "300ms"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+
+  // Everything goes to the target that is up.
+  auto first = load(port, "before", 2, 10'000);
+  ASSERT_EQ(run_load_gen(first).failed_connections, 0u);
+  Report r1 = wait_for_run(sink, first);
+  EXPECT_TRUE(r1.exactly_once()) << r1.to_string();
+  EXPECT_EQ(sink.lines(1), 0u);
+  EXPECT_GE(proxy->count_log("cannot connect to 127.0.0.1:" + std::to_string(sink.ports()[1])), 2);
+
+  // Once it is back, the workers whose home it is return to it.
+  sink.reopen_port(1);
+  const std::string home = "failed back to 127.0.0.1:" + std::to_string(sink.ports()[1]);
+  ASSERT_TRUE(proxy->wait_for_log(home, seconds(20), 2)) << proxy->log();
+  ASSERT_TRUE(sink.wait_until([&] { return sink.connections(1) == 2; }, seconds(10)));
+  auto second = load(port, "after", 4, 10'000);
+  ASSERT_EQ(run_load_gen(second).failed_connections, 0u);
+  Report r2 = wait_for_run(sink, second);
+  EXPECT_TRUE(delivered_once(r2, 40'000)) << r2.to_string();
+  EXPECT_GT(sink.lines(1), 0u);
+}
+
+TEST(DataPlane, TargetKilledMidStreamLosesNothing) {
+  Sink sink(sink_ports(2));
+  auto proxy = start_proxy({"-target", target_list(sink), "-connections", "4"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "kill", 4, 25'000);
+  o.rate_lines_per_sec = 50'000;  // about two seconds of traffic
+  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
+  ASSERT_TRUE(sink.wait_until([&] { return sink.lines(0) > 5'000; }, seconds(30)));
+  ASSERT_TRUE(sink.close_port(0, /*abort=*/true));
+  const std::uint64_t survivor_before = sink.lines(1);
+  LoadGenResult sent = sending.get();
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  Report r = wait_for_run(sink, o);
+  EXPECT_EQ(r.missing, 0u) << r.to_string();
+  EXPECT_EQ(r.malformed, 0u) << r.to_string();
+  EXPECT_TRUE(r.at_least_once()) << r.to_string();
+  EXPECT_GT(sink.lines(1), survivor_before) << "traffic continues on the other target";
+  EXPECT_GE(proxy->count_log("failed"), 1) << proxy->log();
+  std::cout << "killed target: " << r.to_string()
+            << ", partial lines cut at the kill: " << sink.cut_lines(0) << "\n";
+}
+
+TEST(DataPlane, SigtermDuringTrafficDeliversEverythingRead) {
+  Sink sink(sink_ports(2));
+  auto proxy = start_proxy({"-target", target_list(sink)});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "term", 4, 20'000);
+  o.rate_lines_per_sec = 40'000;
+  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
+  ASSERT_TRUE(sink.wait_until([&] { return sink.total_lines() > 10'000; }, seconds(30)));
+  proxy->signal(SIGTERM);
+  ASSERT_TRUE(proxy->wait_for_log("stopped accepting", seconds(10))) << proxy->log();
+  LoadGenResult sent = sending.get();
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  EXPECT_EQ(proxy->wait_exit(seconds(60)), 0) << proxy->log();
+  // The process has exited: everything it read must be at the sink already.
+  Report r = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+  EXPECT_NE(proxy->log().find("shutdown complete"), std::string::npos);
+}
+
+// A client that never closes is cut off by -drain-timeout; what it sent, including its last
+// unterminated line, is still delivered.
+TEST(DataPlane, DrainTimeoutCutsIdleClientAndDeliversItsLines) {
+  SinkOptions options = sink_ports(1);
+  options.keep_lines = true;
+  Sink sink(options);
+  auto proxy = start_proxy({"-target", target_list(sink), "-drain-timeout", "300ms"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string text = "first\nsecond\nunterminated";
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ASSERT_TRUE(sink.wait_for_total_lines(2, seconds(10)));
+  proxy->signal(SIGTERM);
+  EXPECT_EQ(proxy->wait_exit(seconds(30)), 0) << proxy->log();
+  ::close(fd);
+  EXPECT_EQ(sink.received_lines(), (std::vector<std::string>{"first", "second", "unterminated"}));
+  EXPECT_NE(proxy->log().find("drain timeout"), std::string::npos) << proxy->log();
+}
+
+class DataPlaneTls : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { pki_ = new TestPki(make_test_pki(temp_dir())); }
+  static void TearDownTestSuite() { delete pki_; }
+  static SinkOptions tls_sink(std::size_t ports) {
+    SinkOptions o = sink_ports(ports);
+    o.tls_cert = pki_->server_cert;
+    o.tls_key = pki_->server_key;
+    return o;
+  }
+  static TestPki* pki_;
+};
+TestPki* DataPlaneTls::pki_ = nullptr;
+
+TEST_F(DataPlaneTls, TlsFromClients) {
+  Sink sink(sink_ports(2));
+  auto proxy = start_proxy(
+      {"-target", target_list(sink), "-tls-cert", pki_->server_cert, "-tls-key", pki_->server_key});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "tlsin", 4, 10'000);
+  o.tls = true;
+  o.tls_ca = pki_->ca_cert;
+  LoadGenResult sent = run_load_gen(o);
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+}
+
+TEST_F(DataPlaneTls, ClientCertificateRequiredWithClientCa) {
+  Sink sink(sink_ports(1));
+  auto proxy = start_proxy({"-target", target_list(sink), "-tls-cert", pki_->server_cert,
+                            "-tls-key", pki_->server_key, "-tls-client-ca", pki_->ca_cert});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "nocert", 1, 100);
+  o.tls = true;
+  o.tls_ca = pki_->ca_cert;
+  run_load_gen(o);
+  EXPECT_TRUE(proxy->wait_for_log("TLS handshake failed", seconds(10))) << proxy->log();
+  EXPECT_EQ(sink.total_lines(), 0u);
+}
+
+TEST_F(DataPlaneTls, TlsToTargetsVerifiedWithCa) {
+  Sink sink(tls_sink(2));
+  auto proxy =
+      start_proxy({"-target", target_list(sink), "-tls-target", "-tls-target-ca", pki_->ca_cert});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "tlsout", 4, 10'000);
+  ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+  EXPECT_GT(sink.lines(0), 0u);
+  EXPECT_GT(sink.lines(1), 0u);
+}
+
+TEST_F(DataPlaneTls, TlsToTargetsWithSkipVerify) {
+  Sink sink(tls_sink(1));
+  auto proxy =
+      start_proxy({"-target", target_list(sink), "-tls-target", "-tls-target-skip-verify"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "skip", 2, 5'000);
+  ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+}
+
+TEST_F(DataPlaneTls, UnverifiableTargetIsLoggedAndRetriedNotUsed) {
+  Sink sink(tls_sink(1));
+  // No -tls-target-ca: the system store does not know the test CA.
+  auto proxy = start_proxy({"-target", target_list(sink), "-tls-target", "-connections", "1"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "unverified", 1, 100);
+  ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
+  EXPECT_TRUE(proxy->wait_for_log("certificate verify failed", seconds(20), 2)) << proxy->log();
+  EXPECT_EQ(sink.total_lines(), 0u);
+}
+
+}  // namespace
+}  // namespace lbtest

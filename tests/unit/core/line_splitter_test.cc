@@ -1,0 +1,517 @@
+#include "dataplane/core/line_splitter.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tests/unit/core/test_printers.h"
+
+namespace jsontcplb {
+namespace {
+
+constexpr std::size_t kReadBytes = 16;
+constexpr std::size_t kNoLimit = 1 << 20;
+
+std::size_t CountNewlines(std::string_view bytes) {
+  return static_cast<std::size_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+}
+
+// One read: copies `chunk` into the space from prepare() and commits it.
+LineSplitter::Result Read(LineSplitter& splitter, std::string_view chunk) {
+  std::span<char> space = splitter.prepare();
+  if (space.size() < chunk.size()) {
+    ADD_FAILURE() << "a read of " << chunk.size() << " bytes does not fit prepare() of "
+                  << space.size() << " bytes";
+    chunk = chunk.substr(0, space.size());
+  }
+  std::copy(chunk.begin(), chunk.end(), space.begin());
+  return splitter.commit(chunk.size());
+}
+
+// Everything a splitter produced for one stream, with the batch invariants checked on the way.
+struct Collected {
+  std::string bytes;
+  std::size_t lines = 0;
+  std::size_t batches = 0;
+  bool line_too_long = false;
+
+  void add(const Batch& batch) {
+    EXPECT_TRUE(batch.empty() || batch.bytes().back() == '\n')
+        << "batch does not end in a newline: " << ::testing::PrintToString(batch);
+    EXPECT_EQ(batch.lines(), CountNewlines(batch.bytes()));
+    EXPECT_EQ(batch.size(), batch.bytes().size());
+    if (!batch.empty()) ++batches;
+    bytes.append(batch.bytes());
+    lines += batch.lines();
+  }
+};
+
+// A stream of `line_count` lines of random bytes (NUL, CR and bytes >= 0x80 included), each at
+// most `max_line` bytes long, optionally followed by a fragment without its newline.
+std::string RandomStream(std::mt19937& rng, int line_count, std::size_t max_line,
+                         bool trailing_fragment) {
+  std::uniform_int_distribution<std::size_t> length(0, max_line);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::string stream;
+  auto append_line_body = [&] {
+    std::size_t n = length(rng);
+    for (std::size_t i = 0; i < n; ++i) {
+      char c = static_cast<char>(byte(rng));
+      stream.push_back(c == '\n' ? 'n' : c);
+    }
+  };
+  for (int i = 0; i < line_count; ++i) {
+    append_line_body();
+    stream.push_back('\n');
+  }
+  if (trailing_fragment) {
+    std::size_t before = stream.size();
+    append_line_body();
+    if (stream.size() == before) stream.push_back('x');  // a fragment is never empty
+  }
+  return stream;
+}
+
+std::string ExpectedOutput(const std::string& stream) {
+  if (stream.empty() || stream.back() == '\n') return stream;
+  return stream + '\n';
+}
+
+TEST(LineSplitterTest, PrepareOffersAtLeastReadBytes) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_GE(splitter.prepare().size(), kReadBytes);
+}
+
+TEST(LineSplitterTest, PrepareOffersAtLeastReadBytesWhileCarrying) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  for (int i = 0; i < 5; ++i) {
+    std::span<char> space = splitter.prepare();
+    ASSERT_GE(space.size(), kReadBytes);
+    std::fill(space.begin(), space.end(), 'a');
+    LineSplitter::Result result = splitter.commit(space.size());
+    EXPECT_TRUE(result.batch.empty());
+    EXPECT_FALSE(result.line_too_long);
+  }
+  EXPECT_GE(splitter.carried(), 5 * kReadBytes);
+  EXPECT_GE(splitter.prepare().size(), kReadBytes);
+}
+
+TEST(LineSplitterTest, OneWholeLine) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  LineSplitter::Result result = Read(splitter, "hello\n");
+  EXPECT_EQ(result.batch.bytes(), "hello\n");
+  EXPECT_EQ(result.batch.lines(), 1u);
+  EXPECT_FALSE(result.line_too_long);
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, ManyLinesInOneRead) {
+  std::string input;
+  for (int i = 0; i < 100; ++i) input += "{\"i\":" + std::to_string(i) + "}\n";
+  LineSplitter splitter(input.size(), kNoLimit);
+  LineSplitter::Result result = Read(splitter, input);
+  EXPECT_EQ(result.batch.bytes(), input);
+  EXPECT_EQ(result.batch.lines(), 100u);
+  EXPECT_FALSE(result.line_too_long);
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, ReadWithoutNewlineIsCarried) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  LineSplitter::Result result = Read(splitter, "{\"a\":");
+  EXPECT_TRUE(result.batch.empty());
+  EXPECT_EQ(result.batch.lines(), 0u);
+  EXPECT_FALSE(result.line_too_long);
+  EXPECT_EQ(splitter.carried(), 5u);
+}
+
+TEST(LineSplitterTest, EverythingUpToTheLastNewlineBecomesTheBatch) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  LineSplitter::Result result = Read(splitter, "a\nbb\nccc");
+  EXPECT_EQ(result.batch.bytes(), "a\nbb\n");
+  EXPECT_EQ(result.batch.lines(), 2u);
+  EXPECT_EQ(splitter.carried(), 3u);
+}
+
+TEST(LineSplitterTest, FragmentIsCarriedIntoTheNextRead) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_TRUE(Read(splitter, "ab").batch.empty());
+  LineSplitter::Result second = Read(splitter, "cd\nef");
+  EXPECT_EQ(second.batch.bytes(), "abcd\n");
+  EXPECT_EQ(second.batch.lines(), 1u);
+  EXPECT_EQ(splitter.carried(), 2u);
+  LineSplitter::Result third = Read(splitter, "g\nh\n");
+  EXPECT_EQ(third.batch.bytes(), "efg\nh\n");
+  EXPECT_EQ(third.batch.lines(), 2u);
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, FragmentIsCarriedOverSeveralReads) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_TRUE(Read(splitter, "{\"a\"").batch.empty());
+  EXPECT_TRUE(Read(splitter, ":1,").batch.empty());
+  EXPECT_TRUE(Read(splitter, "\"b\":").batch.empty());
+  EXPECT_EQ(splitter.carried(), 11u);
+  LineSplitter::Result result = Read(splitter, "2}\n");
+  EXPECT_EQ(result.batch.bytes(), "{\"a\":1,\"b\":2}\n");
+  EXPECT_EQ(result.batch.lines(), 1u);
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, ReadThatFillsPrepareExactlyAndEndsInNewline) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  std::span<char> space = splitter.prepare();
+  ASSERT_GE(space.size(), 2u);
+  std::string line(space.size() - 1, 'x');
+  line += '\n';
+  std::copy(line.begin(), line.end(), space.begin());
+  LineSplitter::Result result = splitter.commit(space.size());
+  EXPECT_EQ(result.batch.bytes(), line);
+  EXPECT_EQ(result.batch.lines(), 1u);
+  EXPECT_EQ(splitter.carried(), 0u);
+
+  // Nothing of the full read may leak into the next one.
+  LineSplitter::Result next = Read(splitter, "y\n");
+  EXPECT_EQ(next.batch.bytes(), "y\n");
+}
+
+TEST(LineSplitterTest, ReadThatFillsPrepareExactlyWithNewlineInside) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  std::span<char> space = splitter.prepare();
+  ASSERT_GE(space.size(), 3u);
+  std::string tail(space.size() - 2, 'z');
+  std::string read = "a\n" + tail;
+  std::copy(read.begin(), read.end(), space.begin());
+  LineSplitter::Result result = splitter.commit(space.size());
+  EXPECT_EQ(result.batch.bytes(), "a\n");
+  EXPECT_EQ(splitter.carried(), tail.size());
+
+  EXPECT_GE(splitter.prepare().size(), kReadBytes);
+  LineSplitter::Result next = Read(splitter, "\n");
+  EXPECT_EQ(next.batch.bytes(), tail + "\n");
+  EXPECT_EQ(next.batch.lines(), 1u);
+}
+
+TEST(LineSplitterTest, SeveralFullReadsWithoutNewlineThenNewline) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  std::string expected;
+  for (int i = 0; i < 4; ++i) {
+    std::span<char> space = splitter.prepare();
+    ASSERT_GE(space.size(), kReadBytes);
+    std::string read(space.size(), static_cast<char>('a' + i));
+    std::copy(read.begin(), read.end(), space.begin());
+    EXPECT_TRUE(splitter.commit(space.size()).batch.empty());
+    expected += read;
+    EXPECT_EQ(splitter.carried(), expected.size());
+  }
+  LineSplitter::Result result = Read(splitter, "\n");
+  EXPECT_EQ(result.batch.bytes(), expected + "\n");
+  EXPECT_EQ(result.batch.lines(), 1u);
+}
+
+TEST(LineSplitterTest, NewlineAsTheOnlyByteOfAFullCarry) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_TRUE(Read(splitter, "abc").batch.empty());
+  LineSplitter::Result result = Read(splitter, "\n");
+  EXPECT_EQ(result.batch.bytes(), "abc\n");
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, CrlfIsPassedThroughUntouched) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  LineSplitter::Result result = Read(splitter, "a\r\nb\r\n\r\n");
+  EXPECT_EQ(result.batch.bytes(), "a\r\nb\r\n\r\n");
+  EXPECT_EQ(result.batch.lines(), 3u);
+}
+
+TEST(LineSplitterTest, CrAtTheEndOfAReadIsCarriedWithTheLine) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_TRUE(Read(splitter, "a\r").batch.empty());
+  EXPECT_EQ(splitter.carried(), 2u);
+  EXPECT_EQ(Read(splitter, "\n").batch.bytes(), "a\r\n");
+}
+
+TEST(LineSplitterTest, EmptyLinesAreLines) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  LineSplitter::Result result = Read(splitter, "\n\n");
+  EXPECT_EQ(result.batch.bytes(), "\n\n");
+  EXPECT_EQ(result.batch.lines(), 2u);
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, FragmentFollowedByEmptyLine) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Read(splitter, "x");
+  LineSplitter::Result result = Read(splitter, "\n\n");
+  EXPECT_EQ(result.batch.bytes(), "x\n\n");
+  EXPECT_EQ(result.batch.lines(), 2u);
+}
+
+TEST(LineSplitterTest, NulBytesAndInvalidUtf8AreUntouched) {
+  const std::string input("a\0b\n\xff\xfe\n\xc3\x28\xed\xa0\x80\n\0\n", 15);
+  ASSERT_EQ(input.size(), 15u);
+  LineSplitter splitter(input.size(), kNoLimit);
+  LineSplitter::Result result = Read(splitter, input);
+  EXPECT_EQ(result.batch.bytes(), input);
+  EXPECT_EQ(result.batch.lines(), 4u);
+}
+
+TEST(LineSplitterTest, NulBytesInACarriedFragmentAreKept) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Read(splitter, std::string_view("\0\xff", 2));
+  LineSplitter::Result result = Read(splitter, std::string_view("\0\n", 2));
+  EXPECT_EQ(result.batch.bytes(), std::string_view("\0\xff\0\n", 4));
+}
+
+TEST(LineSplitterTest, FinishAppendsNewlineToTheFragment) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Read(splitter, "{\"last\":1}");
+  Batch last = splitter.finish();
+  EXPECT_EQ(last.bytes(), "{\"last\":1}\n");
+  EXPECT_EQ(last.lines(), 1u);
+  EXPECT_EQ(splitter.carried(), 0u);
+}
+
+TEST(LineSplitterTest, FinishKeepsOnlyTheFragmentAfterTheLastNewline) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_EQ(Read(splitter, "a\nb").batch.bytes(), "a\n");
+  Batch last = splitter.finish();
+  EXPECT_EQ(last.bytes(), "b\n");
+  EXPECT_EQ(last.lines(), 1u);
+}
+
+TEST(LineSplitterTest, FinishKeepsACarriedCr) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Read(splitter, "a\r");
+  EXPECT_EQ(splitter.finish().bytes(), "a\r\n");
+}
+
+TEST(LineSplitterTest, FinishWithNothingCarriedReturnsEmptyBatch) {
+  LineSplitter fresh(kReadBytes, kNoLimit);
+  Batch nothing = fresh.finish();
+  EXPECT_TRUE(nothing.empty());
+  EXPECT_EQ(nothing.lines(), 0u);
+
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Read(splitter, "a\n");
+  Batch after_whole_lines = splitter.finish();
+  EXPECT_TRUE(after_whole_lines.empty());
+  EXPECT_EQ(after_whole_lines.lines(), 0u);
+}
+
+TEST(LineSplitterTest, FinishTwiceDoesNotRepeatTheFragment) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Read(splitter, "tail");
+  EXPECT_EQ(splitter.finish().bytes(), "tail\n");
+  EXPECT_TRUE(splitter.finish().empty());
+}
+
+TEST(LineSplitterTest, LineLongerThanLimitIsRejected) {
+  LineSplitter splitter(64, 10);
+  LineSplitter::Result result = Read(splitter, "0123456789A\n");
+  EXPECT_TRUE(result.line_too_long);
+  EXPECT_TRUE(result.batch.empty());
+}
+
+TEST(LineSplitterTest, LineExactlyAtLimitIsAccepted) {
+  LineSplitter splitter(64, 10);
+  LineSplitter::Result result = Read(splitter, "0123456789\n");
+  EXPECT_FALSE(result.line_too_long);
+  EXPECT_EQ(result.batch.bytes(), "0123456789\n");
+  EXPECT_EQ(result.batch.lines(), 1u);
+}
+
+TEST(LineSplitterTest, LimitExcludesTheNewlineButCountsCr) {
+  LineSplitter at_limit(64, 10);
+  EXPECT_FALSE(Read(at_limit, "012345678\r\n").line_too_long);
+  LineSplitter over_limit(64, 10);
+  EXPECT_TRUE(Read(over_limit, "0123456789\r\n").line_too_long);
+}
+
+TEST(LineSplitterTest, EmptyLinesPassWithTheSmallestLimit) {
+  LineSplitter splitter(64, 1);
+  LineSplitter::Result result = Read(splitter, "\na\n\n");
+  EXPECT_FALSE(result.line_too_long);
+  EXPECT_EQ(result.batch.bytes(), "\na\n\n");
+  EXPECT_EQ(result.batch.lines(), 3u);
+}
+
+TEST(LineSplitterTest, LinesBeforeATooLongLineAreDelivered) {
+  LineSplitter splitter(64, 10);
+  LineSplitter::Result result = Read(splitter, "ok\nfine\n0123456789AB\nlater\n");
+  EXPECT_TRUE(result.line_too_long);
+  EXPECT_EQ(result.batch.bytes(), "ok\nfine\n");
+  EXPECT_EQ(result.batch.lines(), 2u);
+}
+
+TEST(LineSplitterTest, LinesBeforeATooLongLineIncludeTheCarriedFragment) {
+  LineSplitter splitter(64, 10);
+  EXPECT_FALSE(Read(splitter, "ab").line_too_long);
+  LineSplitter::Result result = Read(splitter, "c\n0123456789AB\n");
+  EXPECT_TRUE(result.line_too_long);
+  EXPECT_EQ(result.batch.bytes(), "abc\n");
+  EXPECT_EQ(result.batch.lines(), 1u);
+}
+
+TEST(LineSplitterTest, LimitCountsTheCarriedFragment) {
+  LineSplitter over(64, 10);
+  EXPECT_FALSE(Read(over, "01234567").line_too_long);
+  LineSplitter::Result rejected = Read(over, "89A\n");
+  EXPECT_TRUE(rejected.line_too_long);
+  EXPECT_TRUE(rejected.batch.empty());
+
+  LineSplitter exact(64, 10);
+  EXPECT_FALSE(Read(exact, "01234567").line_too_long);
+  LineSplitter::Result accepted = Read(exact, "89\n");
+  EXPECT_FALSE(accepted.line_too_long);
+  EXPECT_EQ(accepted.batch.bytes(), "0123456789\n");
+}
+
+TEST(LineSplitterTest, OverlongLineWithoutNewlineIsDetectedOnceCarriedExceedsLimit) {
+  LineSplitter splitter(64, 10);
+  EXPECT_FALSE(Read(splitter, "01234").line_too_long);
+  EXPECT_EQ(splitter.carried(), 5u);
+  EXPECT_FALSE(Read(splitter, "56789").line_too_long);  // exactly at the limit: may still end
+  EXPECT_EQ(splitter.carried(), 10u);
+  LineSplitter::Result result = Read(splitter, "A");
+  EXPECT_TRUE(result.line_too_long);
+  EXPECT_TRUE(result.batch.empty());
+}
+
+TEST(LineSplitterTest, OverlongFragmentAfterWholeLinesIsDetectedInTheSameRead) {
+  LineSplitter splitter(64, 10);
+  LineSplitter::Result result = Read(splitter, "a\nb\n0123456789A");
+  EXPECT_TRUE(result.line_too_long);
+  EXPECT_EQ(result.batch.bytes(), "a\nb\n");
+  EXPECT_EQ(result.batch.lines(), 2u);
+}
+
+TEST(LineSplitterTest, FragmentAtLimitCompletedByNewlineIsAccepted) {
+  LineSplitter splitter(64, 10);
+  EXPECT_FALSE(Read(splitter, "0123456789").line_too_long);
+  LineSplitter::Result result = Read(splitter, "\nnext");
+  EXPECT_FALSE(result.line_too_long);
+  EXPECT_EQ(result.batch.bytes(), "0123456789\n");
+  EXPECT_EQ(splitter.carried(), 4u);
+}
+
+TEST(LineSplitterTest, FragmentAtLimitIsFinishedWithNewline) {
+  LineSplitter splitter(64, 10);
+  EXPECT_FALSE(Read(splitter, "0123456789").line_too_long);
+  EXPECT_EQ(splitter.finish().bytes(), "0123456789\n");
+}
+
+TEST(LineSplitterTest, LimitLargerThanReadBuffer) {
+  // A 40-byte line arrives in reads of at most prepare() bytes and is still accepted.
+  LineSplitter splitter(kReadBytes, 40);
+  const std::string line = std::string(40, 'q') + "\n";
+  Collected out;
+  std::string_view rest = line;
+  while (!rest.empty()) {
+    std::size_t n = std::min(rest.size(), kReadBytes);
+    LineSplitter::Result result = Read(splitter, rest.substr(0, n));
+    EXPECT_FALSE(result.line_too_long);
+    out.add(result.batch);
+    rest.remove_prefix(n);
+  }
+  EXPECT_EQ(out.bytes, line);
+}
+
+TEST(LineSplitterTest, ByteByByteYieldsTheOriginalBytes) {
+  std::mt19937 rng(20240601);
+  const std::string stream = RandomStream(rng, 300, 40, /*trailing_fragment=*/true);
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  Collected out;
+  for (char c : stream) {
+    LineSplitter::Result result = Read(splitter, std::string_view(&c, 1));
+    ASSERT_FALSE(result.line_too_long);
+    out.add(result.batch);
+    // A batch appears exactly when a newline arrives.
+    EXPECT_EQ(result.batch.empty(), c != '\n');
+  }
+  out.add(splitter.finish());
+  EXPECT_EQ(out.bytes, ExpectedOutput(stream));
+  EXPECT_EQ(out.lines, CountNewlines(stream) + 1);
+}
+
+TEST(LineSplitterTest, RandomChunksYieldTheOriginalBytes) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    const bool fragment = round % 2 == 1;
+    const std::string stream = RandomStream(rng, 200, 70, fragment);
+    LineSplitter splitter(kReadBytes, kNoLimit);
+    Collected out;
+    std::size_t pos = 0;
+    int reads = 0;
+    while (pos < stream.size()) {
+      ASSERT_LT(reads++, 100000) << "no progress";
+      std::span<char> space = splitter.prepare();
+      ASSERT_GE(space.size(), kReadBytes);
+      std::uniform_int_distribution<std::size_t> size(1, space.size());
+      std::size_t n = std::min(size(rng), stream.size() - pos);
+      std::copy_n(stream.data() + pos, n, space.begin());
+      pos += n;
+      LineSplitter::Result result = splitter.commit(n);
+      ASSERT_FALSE(result.line_too_long);
+      out.add(result.batch);
+      ASSERT_TRUE(std::string_view(stream).starts_with(out.bytes))
+          << "bytes altered before " << pos;
+      EXPECT_EQ(splitter.carried(), pos - out.bytes.size());
+    }
+    out.add(splitter.finish());
+    EXPECT_EQ(out.bytes, ExpectedOutput(stream));
+    EXPECT_EQ(out.lines, CountNewlines(ExpectedOutput(stream)));
+  }
+}
+
+TEST(LineSplitterTest, RandomChunksWithLimitEqualToLongestLineAreAccepted) {
+  std::mt19937 rng(99);
+  std::string stream = RandomStream(rng, 300, 50, /*trailing_fragment=*/false);
+  std::size_t longest = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    if (stream[i] == '\n') {
+      longest = std::max(longest, i - start);
+      start = i + 1;
+    }
+  }
+  ASSERT_GT(longest, 0u);
+  LineSplitter splitter(kReadBytes, longest);
+  Collected out;
+  std::size_t pos = 0;
+  while (pos < stream.size()) {
+    std::span<char> space = splitter.prepare();
+    ASSERT_GE(space.size(), kReadBytes);
+    std::uniform_int_distribution<std::size_t> size(1, space.size());
+    std::size_t n = std::min(size(rng), stream.size() - pos);
+    std::copy_n(stream.data() + pos, n, space.begin());
+    pos += n;
+    LineSplitter::Result result = splitter.commit(n);
+    ASSERT_FALSE(result.line_too_long) << "at stream offset " << pos;
+    out.add(result.batch);
+  }
+  EXPECT_TRUE(splitter.finish().empty());
+  EXPECT_EQ(out.bytes, stream);
+
+  // One byte less and the longest line must be refused.
+  LineSplitter strict(kReadBytes, longest - 1);
+  bool refused = false;
+  pos = 0;
+  while (pos < stream.size() && !refused) {
+    std::span<char> space = strict.prepare();
+    std::size_t n = std::min(space.size(), stream.size() - pos);
+    std::copy_n(stream.data() + pos, n, space.begin());
+    pos += n;
+    refused = strict.commit(n).line_too_long;
+  }
+  EXPECT_TRUE(refused);
+}
+
+}  // namespace
+}  // namespace jsontcplb
