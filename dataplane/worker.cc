@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <limits>
 
 #include "dataplane/core/log.h"
 #include "dataplane/core/units.h"
@@ -29,6 +30,7 @@ constexpr milliseconds kStableConnection(1000);
 // How long a connection we leave on purpose may take to get its last bytes acknowledged.
 constexpr milliseconds kRetireTimeout(10000);
 constexpr milliseconds kCloseTimeout(2000);
+constexpr std::uint64_t kNeverAcknowledged = std::numeric_limits<std::uint64_t>::max();
 
 }  // namespace
 
@@ -96,13 +98,19 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
         target->health.on_failure();
         const std::uint64_t lines = self->requeue_unacked(link);
         link.conn->close();
-        auto next = self->pick_failover_target(*target);
+        // A home connection that is already up (failback raced the failure) beats failing over.
+        auto next = self->failback_conn_ ? self->home_ : self->pick_failover_target(*target);
         LB_LOG(kWarn, "worker ", self->name_, ": connection to ", target->name,
                " failed: ", link.conn->failure(), "; ", lines,
                " unacknowledged lines requeued; moving to ", next->name);
-        if (next != target) ++proxy.counters().failovers;
+        if (self->failback_conn_) {
+          ++proxy.counters().failbacks;
+          conn = std::move(self->failback_conn_);
+        } else if (next != target) {
+          ++proxy.counters().failovers;
+        }
         target = std::move(next);
-        if (Clock::now() - link.since < kStableConnection) {
+        if (!conn && Clock::now() - link.since < kStableConnection) {
           co_await self->sleep(self->backoff_.next());
         } else {
           self->backoff_.reset();
@@ -170,27 +178,33 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
       co_await proxy.idle_workers().wait(wake_timer_, poll);
       continue;
     }
-    writing_ = proxy.dequeue(std::min(kMaxWriteBytes, options.max_unacked_bytes - unacked));
+    std::vector<Batch> batches =
+        proxy.dequeue(std::min(kMaxWriteBytes, options.max_unacked_bytes - unacked));
     buffers.clear();
-    for (const Batch& b : writing_) buffers.emplace_back(b.bytes().data(), b.size());
+    for (const Batch& b : batches) buffers.emplace_back(b.bytes().data(), b.size());
     const std::uint64_t start = link.conn->wire_bytes();
     boost::system::error_code ec = co_await link.conn->write(buffers);
+    // Every batch goes into the ledger, even after a failed write: the ledger decides what the
+    // target acknowledged. Plain TCP: each batch ends at a known wire offset. TLS: records may
+    // span batches, so every batch of a write ends where its ciphertext ends, and the batches
+    // of a failed TLS write can never count as acknowledged.
+    const bool exact = proxy.upstream_tls() == nullptr;
+    std::uint64_t offset = start;
+    for (Batch& b : batches) {
+      if (exact) {
+        offset += b.size();
+      } else {
+        offset = ec ? kNeverAcknowledged : link.conn->wire_bytes();
+      }
+      count_ledger_change(static_cast<std::int64_t>(b.size()),
+                          static_cast<std::int64_t>(b.lines()));
+      link.ledger.record(std::move(b), offset);
+    }
     if (ec) {
       link.conn->mark_failed(str_cat("write: ", ec.message()));
       end = End::kFailed;
       break;
     }
-    // Plain TCP: each batch ends at a known wire offset. TLS: records may span batches, so
-    // every batch of this write ends where the write's ciphertext ends.
-    const bool exact = proxy.upstream_tls() == nullptr;
-    std::uint64_t offset = start;
-    for (Batch& b : writing_) {
-      offset = exact ? offset + b.size() : link.conn->wire_bytes();
-      count_ledger_change(static_cast<std::int64_t>(b.size()),
-                          static_cast<std::int64_t>(b.lines()));
-      link.ledger.record(std::move(b), offset);
-    }
-    writing_.clear();
     wrote = true;
   }
   current_ = nullptr;
@@ -275,11 +289,6 @@ std::uint64_t Worker::requeue_unacked(Link& link) {
     lines += static_cast<std::int64_t>(b.lines());
   }
   count_ledger_change(-bytes, -lines);
-  for (Batch& b : writing_) {
-    lines += static_cast<std::int64_t>(b.lines());
-    batches.push_back(std::move(b));
-  }
-  writing_.clear();
   if (batches.empty()) return 0;
   link.target->resent_lines += static_cast<std::uint64_t>(lines);
   proxy_->requeue(std::move(batches));

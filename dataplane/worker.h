@@ -67,7 +67,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   asio::steady_timer wake_timer_;
   Backoff backoff_;
   asio::steady_timer failback_timer_;
-  std::vector<Batch> writing_;               // batches in the write under way
   Upstream* current_ = nullptr;              // the connection being served
   std::shared_ptr<Upstream> failback_conn_;  // a new connection home, ready to switch to
 };

@@ -5,7 +5,7 @@
 namespace jsontcplb {
 
 Backoff::Backoff(Duration initial, Duration max, std::uint64_t seed)
-    : initial_(initial), max_(std::max(initial, max)), rng_(seed) {}
+    : initial_(initial), max_(max), rng_(seed) {}
 
 Backoff::Duration Backoff::next() {
   // initial * 2^attempts, saturating at max without overflowing.

@@ -56,14 +56,9 @@ LineSplitter::Result LineSplitter::commit(std::size_t n) {
   if (last_newline_end * kCopyBelowDivisor < buf_.size()) {
     result.batch = Batch(std::string(begin, last_newline_end), lines);
     std::memmove(buf_.data(), begin + last_newline_end, rest);
-    if (buf_.size() > 4 * read_bytes_ && rest < read_bytes_) {
-      // A long line made the buffer grow; give the memory back once it is delivered.
-      buf_.resize(rest + read_bytes_);
-      buf_.shrink_to_fit();
-    }
   } else {
     // Hand the whole buffer to the batch (no copy of the lines) and start a fresh one with the
-    // fragment.
+    // fragment. This is also how a buffer grown by a long line is given back.
     std::string next(rest + read_bytes_, '\0');
     std::memcpy(next.data(), begin + last_newline_end, rest);
     buf_.resize(last_newline_end);

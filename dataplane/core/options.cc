@@ -1,6 +1,7 @@
 #include "dataplane/core/options.h"
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 
@@ -68,7 +69,11 @@ FlagParser::Setter boolean(bool& out) {
   };
 }
 
-bool readable(const std::string& path) { return std::ifstream(path).good(); }
+// A regular file we can open: a directory opens fine on Linux but fails only when read.
+bool readable(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec) && std::ifstream(path).good();
+}
 
 // Cross-flag rules and files, checked after every flag was parsed.
 Error validate(const Options& o) {
