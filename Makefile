@@ -8,11 +8,13 @@ PORT ?= 9000
 TARGET ?=
 ARGS ?=
 
-# Debian 12 packages: toolchain, libraries, and what the tests run.
+# Debian 12 packages: toolchain, libraries, and the servers and tools the tests run.
+# libboost1.81-dev only: it conflicts with (and replaces) the default libboost-dev 1.74.
 DEPS := cmake g++ make ccache pkg-config \
         libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
         libboost1.81-dev libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev \
-        openssl netcat-openbsd iproute2 procps
+        openssl netcat-openbsd iproute2 procps util-linux \
+        prometheus python3-grpcio yamllint
 
 .PHONY: all deps configure build run test clean format
 
