@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/proxy_process.h"
+#include "tests/tools/process.h"
 #include "tests/tools/load_gen.h"
 #include "tests/tools/sink.h"
 #include "tests/tools/test_pki.h"

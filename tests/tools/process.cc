@@ -1,4 +1,4 @@
-#include "tests/integration/proxy_process.h"
+#include "tests/tools/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
