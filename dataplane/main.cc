@@ -1,4 +1,6 @@
 // json-tcp-lb: a line-level TCP load balancer, drop-in for corelight/json-tcp-lb.
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <csignal>
 #include <cstdio>
@@ -22,6 +24,16 @@ int main(int argc, char** argv) {
       break;
   }
   set_log_level(parsed.options.log_level);
+  // Every client and target connection is a file descriptor: use all the hard limit allows.
+  if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < 4096) {
+      LB_LOG(kWarn, "file descriptor limit is ", static_cast<std::uint64_t>(limit.rlim_cur),
+             "; each client and target connection uses one (raise it with ulimit -n or "
+             "LimitNOFILE=)");
+    }
+  }
   boost::asio::io_context io(1);
   auto created = Proxy::create(io, std::move(parsed.options));
   if (auto* error = std::get_if<Proxy::StartError>(&created)) {

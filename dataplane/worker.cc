@@ -52,7 +52,7 @@ Upstream::ConnectSettings connect_settings(Proxy& proxy) {
       .timeout = o.connect_timeout,
       .tls = proxy.upstream_tls(),
       .verify_host = !o.tls_target_skip_verify,
-      .user_timeout_ms = 30000,
+      .user_timeout_ms = static_cast<unsigned>(o.tcp_user_timeout.count()),
   };
 }
 
@@ -87,7 +87,8 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
                format_duration(proxy.options().failback_interval));
       }
     }
-    Link link{std::move(conn), target, Ledger(), Clock::now()};
+    Link link{std::move(conn), target, Ledger(/*exact_offsets=*/proxy.upstream_tls() == nullptr),
+              Clock::now()};
     ++target->connected_workers;
     End end = co_await self->serve(link);
     --target->connected_workers;
@@ -140,6 +141,7 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
   const Options& options = proxy.options();
   current_ = link.conn.get();
   co_spawn(proxy.io(), read_loop(shared_from_this(), link.conn), log_if_thrown("target reader"));
+  co_spawn(proxy.io(), ack_watchdog(shared_from_this(), link.conn), log_if_thrown("watchdog"));
   if (link.target != home_) {
     co_spawn(proxy.io(), failback_loop(shared_from_this(), link.conn), log_if_thrown("failback"));
   }
@@ -238,6 +240,34 @@ asio::awaitable<void> Worker::read_loop(std::shared_ptr<Worker> self,
   }
 }
 
+asio::awaitable<void> Worker::ack_watchdog(std::shared_ptr<Worker> self,
+                                           std::shared_ptr<Upstream> conn) {
+  const milliseconds timeout = self->proxy_->options().write_timeout;
+  asio::steady_timer timer(self->proxy_->io());
+  std::uint64_t last_acked = 0;
+  auto last_progress = Clock::now();
+  while (self->current_ == conn.get() && !conn->failed()) {
+    timer.expires_after(std::min(milliseconds(1000), timeout / 4));
+    co_await timer.async_wait(kUseAwaitable);
+    auto acked = conn->acked_bytes();
+    if (!acked) co_return;
+    if (*acked != last_acked || *acked >= conn->wire_bytes()) {
+      last_acked = *acked;
+      last_progress = Clock::now();
+      continue;
+    }
+    if (Clock::now() - last_progress >= timeout && self->current_ == conn.get()) {
+      // Bytes are outstanding and the target has acknowledged none of them for too long
+      // (stopped reading, or vanished without a reset): give its lines to another target.
+      conn->mark_failed(str_cat("no acknowledgement for ", format_duration(timeout), " with ",
+                                conn->wire_bytes() - *acked, " bytes outstanding"));
+      conn->cancel();
+      self->wake();
+      co_return;
+    }
+  }
+}
+
 asio::awaitable<void> Worker::failback_loop(std::shared_ptr<Worker> self,
                                             std::shared_ptr<Upstream> current) {
   Proxy& proxy = *self->proxy_;
@@ -279,20 +309,24 @@ void Worker::release_acked(Link& link) {
 }
 
 std::uint64_t Worker::requeue_unacked(Link& link) {
-  // TCP_INFO is still readable after a reset: credit exactly what the target acknowledged.
-  release_acked(link);
-  std::vector<Batch> batches = link.ledger.take_all();
-  std::int64_t bytes = 0;
-  std::int64_t lines = 0;
-  for (const Batch& b : batches) {
+  // TCP_INFO is still readable after a reset: credit exactly what the target acknowledged, to
+  // the line, and send only the rest again.
+  Ledger::Unacked unacked = link.ledger.take_unacked(link.conn->acked_bytes().value_or(0));
+  link.target->sent_lines += unacked.delivered.lines;
+  link.target->sent_bytes += unacked.delivered.bytes;
+  std::int64_t bytes = static_cast<std::int64_t>(unacked.delivered.bytes);
+  std::int64_t lines = static_cast<std::int64_t>(unacked.delivered.lines);
+  std::uint64_t requeued = 0;
+  for (const Batch& b : unacked.batches) {
     bytes += static_cast<std::int64_t>(b.size());
     lines += static_cast<std::int64_t>(b.lines());
+    requeued += b.lines();
   }
   count_ledger_change(-bytes, -lines);
-  if (batches.empty()) return 0;
-  link.target->resent_lines += static_cast<std::uint64_t>(lines);
-  proxy_->requeue(std::move(batches));
-  return static_cast<std::uint64_t>(lines);
+  if (unacked.batches.empty()) return 0;
+  link.target->resent_lines += requeued;
+  proxy_->requeue(std::move(unacked.batches));
+  return requeued;
 }
 
 asio::awaitable<void> Worker::retire(std::shared_ptr<Worker> self, Link link) {

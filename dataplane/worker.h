@@ -47,6 +47,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   asio::awaitable<End> serve(Link& link);
   static asio::awaitable<void> read_loop(std::shared_ptr<Worker> self,
                                          std::shared_ptr<Upstream> conn);
+  /// Fails the connection when written bytes see no acknowledgement for -write-timeout.
+  static asio::awaitable<void> ack_watchdog(std::shared_ptr<Worker> self,
+                                            std::shared_ptr<Upstream> conn);
   static asio::awaitable<void> failback_loop(std::shared_ptr<Worker> self,
                                              std::shared_ptr<Upstream> current);
   /// Releases acknowledged batches from the ledger and credits the target.

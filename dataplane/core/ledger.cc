@@ -1,5 +1,8 @@
 #include "dataplane/core/ledger.h"
 
+#include <algorithm>
+#include <string>
+
 namespace jsontcplb {
 
 void Ledger::record(Batch batch, std::uint64_t end_offset) {
@@ -29,6 +32,32 @@ std::vector<Batch> Ledger::take_all() {
   entries_.clear();
   bytes_ = 0;
   lines_ = 0;
+  return out;
+}
+
+Ledger::Unacked Ledger::take_unacked(std::uint64_t acked_offset) {
+  Unacked out;
+  out.delivered = release(acked_offset);
+  if (exact_offsets_ && !entries_.empty()) {
+    Entry& first = entries_.front();
+    const std::uint64_t start = first.end_offset - first.batch.size();
+    if (acked_offset > start) {
+      const std::string_view bytes = first.batch.bytes();
+      const std::size_t acked = static_cast<std::size_t>(acked_offset - start);
+      const std::size_t last_newline = bytes.rfind('\n', acked - 1);
+      if (last_newline != std::string_view::npos) {
+        const std::size_t cut = last_newline + 1;
+        const auto lines = static_cast<std::size_t>(
+            std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut), '\n'));
+        out.delivered.bytes += cut;
+        out.delivered.lines += lines;
+        bytes_ -= cut;
+        lines_ -= lines;
+        first.batch = Batch(std::string(bytes.substr(cut)), first.batch.lines() - lines);
+      }
+    }
+  }
+  out.batches = take_all();
   return out;
 }
 

@@ -21,6 +21,14 @@ class Ledger {
     std::size_t bytes = 0;  ///< Payload bytes (not wire bytes).
     std::uint64_t lines = 0;
   };
+  struct Unacked {
+    Released delivered;          ///< Acknowledged, including whole lines cut from a batch.
+    std::vector<Batch> batches;  ///< To send again, oldest first.
+  };
+
+  /// `exact_offsets`: each batch's bytes sit at [end - size, end) on the wire (plain TCP). With
+  /// TLS the wire carries ciphertext, so only whole batches can be judged.
+  explicit Ledger(bool exact_offsets = false) : exact_offsets_(exact_offsets) {}
 
   /// Records a batch whose last byte sits at `end_offset` on the wire. Offsets must not decrease.
   void record(Batch batch, std::uint64_t end_offset);
@@ -28,6 +36,10 @@ class Ledger {
   Released release(std::uint64_t acked_offset);
   /// Removes and returns every batch still held, oldest first (for requeueing after a failure).
   std::vector<Batch> take_all();
+  /// After a failure: releases what `acked_offset` covers and takes the rest. With exact offsets
+  /// a batch acknowledged in part is cut after its last acknowledged '\n', so lines the target
+  /// received whole are not sent twice.
+  Unacked take_unacked(std::uint64_t acked_offset);
 
   bool empty() const { return entries_.empty(); }
   std::size_t bytes() const { return bytes_; }
@@ -38,6 +50,7 @@ class Ledger {
     Batch batch;
     std::uint64_t end_offset;
   };
+  bool exact_offsets_;
   std::deque<Entry> entries_;
   std::size_t bytes_ = 0;
   std::uint64_t lines_ = 0;

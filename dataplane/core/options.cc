@@ -159,6 +159,12 @@ ParsedOptions parse_options(std::span<const char* const> args) {
             duration_at_least(o.drain_timeout, std::chrono::milliseconds(0)));
   flags.add("connect-timeout", "duration", "5s", "Deadline for connecting to a target",
             duration_at_least(o.connect_timeout, std::chrono::milliseconds(1)));
+  flags.add("write-timeout", "duration", "30s",
+            "Fail a target connection whose written bytes see no acknowledgement for this long",
+            duration_at_least(o.write_timeout, std::chrono::milliseconds(100)));
+  flags.add("tcp-user-timeout", "duration", "30s",
+            "TCP_USER_TIMEOUT on target connections: the kernel gives up on unacknowledged data",
+            duration_at_least(o.tcp_user_timeout, std::chrono::milliseconds(100)));
   flags.add("log-level", "level", "info", "error, warn, info or debug",
             [&](std::string_view v) -> Error {
               if (!parse_log_level(v, o.log_level)) return "must be error, warn, info or debug";

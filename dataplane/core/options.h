@@ -35,6 +35,8 @@ struct Options {
   std::size_t max_unacked_bytes = 2 * 1024 * 1024;
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+  std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
   LogLevel log_level = LogLevel::kInfo;
 
   static constexpr int kMaxConnections = 1024;

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/tools/process.h"
 #include "tests/tools/load_gen.h"
+#include "tests/tools/process.h"
 #include "tests/tools/sink.h"
 #include "tests/tools/test_pki.h"
 
@@ -68,6 +68,19 @@ Report wait_for_run(const Sink& sink, const LoadGenOptions& o) {
       },
       kDeliveryTimeout);
   return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
+}
+
+// After the proxy exited: its connections are closed once the sink has read every byte
+// its kernel acknowledged.
+bool sink_read_everything(const Sink& sink) {
+  return sink.wait_until(
+      [&] {
+        for (std::size_t i = 0; i < sink.port_count(); ++i) {
+          if (sink.connections(i) != 0) return false;
+        }
+        return true;
+      },
+      seconds(30));
 }
 
 // Every line of a run exactly once; lines of other runs at the same sink are ignored.
@@ -232,6 +245,44 @@ TEST(DataPlane, TargetKilledMidStreamLosesNothing) {
             << ", partial lines cut at the kill: " << sink.cut_lines(0) << "\n";
 }
 
+// A target that accepts but never reads: once its receive window is full nothing more is
+// acknowledged, and -write-timeout moves the outstanding lines to the other target. Only what
+// its kernel acknowledged into the unread buffer stays there (the loss no proxy can see).
+TEST(DataPlane, TargetThatStopsReadingIsFailedByWriteTimeout) {
+  int stuck = ::socket(AF_INET, SOCK_STREAM, 0);
+  int rcvbuf = 4096;
+  ASSERT_EQ(::setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(stuck, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(stuck, 8), 0);  // the kernel completes handshakes; nobody reads
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(stuck, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::uint16_t stuck_port = ntohs(addr.sin_port);
+
+  Sink sink(sink_ports(1));
+  auto proxy =
+      start_proxy({"-target", "127.0.0.1:" + std::to_string(stuck_port) + "," + target_list(sink),
+                   "-connections", "1", "-write-timeout", "500ms", "-max-unacked-bytes", "64KiB"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "stuck", 2, 10'000);
+  ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
+  EXPECT_TRUE(proxy->wait_for_log("no acknowledgement for 500ms", seconds(30))) << proxy->log();
+  // A drained exit means every line read was acknowledged by some target.
+  proxy->signal(SIGTERM);
+  EXPECT_EQ(proxy->wait_exit(seconds(30)), 0) << proxy->log();
+  ASSERT_TRUE(sink_read_everything(sink));
+  Report r = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
+  ::close(stuck);
+  EXPECT_EQ(r.duplicate + r.malformed, 0u) << r.to_string();
+  // What the stuck target's kernel acknowledged is bounded by its small receive buffer.
+  EXPECT_LE(r.missing * o.line_size, 256u * 1024) << r.to_string();
+  EXPECT_GE(r.ok, 20'000u - 256u * 1024 / o.line_size) << r.to_string();
+  std::cout << "stopped-reading target: " << r.to_string() << "\n";
+}
+
 TEST(DataPlane, SigtermDuringTrafficDeliversEverythingRead) {
   Sink sink(sink_ports(2));
   auto proxy = start_proxy({"-target", target_list(sink)});
@@ -246,7 +297,8 @@ TEST(DataPlane, SigtermDuringTrafficDeliversEverythingRead) {
   LoadGenResult sent = sending.get();
   ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
   EXPECT_EQ(proxy->wait_exit(seconds(60)), 0) << proxy->log();
-  // The process has exited: everything it read must be at the sink already.
+  // The process has exited, so everything it read was acknowledged by the sink's kernel.
+  ASSERT_TRUE(sink_read_everything(sink));
   Report r = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
   EXPECT_TRUE(r.exactly_once()) << r.to_string();
   EXPECT_NE(proxy->log().find("shutdown complete"), std::string::npos);
@@ -273,6 +325,7 @@ TEST(DataPlane, DrainTimeoutCutsIdleClientAndDeliversItsLines) {
   proxy->signal(SIGTERM);
   EXPECT_EQ(proxy->wait_exit(seconds(30)), 0) << proxy->log();
   ::close(fd);
+  ASSERT_TRUE(sink_read_everything(sink));
   EXPECT_EQ(sink.received_lines(), (std::vector<std::string>{"first", "second", "unterminated"}));
   EXPECT_NE(proxy->log().find("drain timeout"), std::string::npos) << proxy->log();
 }

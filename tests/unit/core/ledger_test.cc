@@ -187,3 +187,71 @@ TEST(LedgerWireTest, LargeOffsetsBeyond32Bits) {
 
 }  // namespace
 }  // namespace jsontcplb
+
+namespace jsontcplb {
+namespace {
+
+Batch lines_batch(std::string text) {
+  auto n = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  return Batch(std::move(text), n);
+}
+
+TEST(LedgerTakeUnacked, ExactOffsetsCutAPartlyAcknowledgedBatchAfterItsLastWholeLine) {
+  Ledger ledger(/*exact_offsets=*/true);
+  ledger.record(lines_batch("aa\nbb\n"), 6);        // wire [0, 6)
+  ledger.record(lines_batch("ccc\ndd\nee\n"), 16);  // wire [6, 16)
+  ledger.record(lines_batch("ff\n"), 19);           // wire [16, 19)
+  // Acknowledged up to the middle of "dd": "ccc\n" arrived whole, "dd" did not.
+  Ledger::Unacked u = ledger.take_unacked(12);
+  EXPECT_EQ(u.delivered.lines, 3u);   // aa, bb, ccc
+  EXPECT_EQ(u.delivered.bytes, 10u);  // "aa\nbb\n" + "ccc\n"
+  ASSERT_EQ(u.batches.size(), 2u);
+  EXPECT_EQ(u.batches[0].bytes(), "dd\nee\n");
+  EXPECT_EQ(u.batches[0].lines(), 2u);
+  EXPECT_EQ(u.batches[1].bytes(), "ff\n");
+  EXPECT_TRUE(ledger.empty());
+  EXPECT_EQ(ledger.bytes(), 0u);
+  EXPECT_EQ(ledger.lines(), 0u);
+}
+
+TEST(LedgerTakeUnacked, AckEndingExactlyAfterANewlineKeepsThatLine) {
+  Ledger ledger(true);
+  ledger.record(lines_batch("ab\ncd\n"), 6);
+  Ledger::Unacked u = ledger.take_unacked(3);
+  EXPECT_EQ(u.delivered.lines, 1u);
+  ASSERT_EQ(u.batches.size(), 1u);
+  EXPECT_EQ(u.batches[0].bytes(), "cd\n");
+}
+
+TEST(LedgerTakeUnacked, AckInsideTheFirstLineResendsTheWholeBatch) {
+  Ledger ledger(true);
+  ledger.record(lines_batch("abcdef\ngh\n"), 10);
+  Ledger::Unacked u = ledger.take_unacked(4);
+  EXPECT_EQ(u.delivered.lines, 0u);
+  ASSERT_EQ(u.batches.size(), 1u);
+  EXPECT_EQ(u.batches[0].bytes(), "abcdef\ngh\n");
+}
+
+TEST(LedgerTakeUnacked, WithoutExactOffsetsOnlyWholeBatchesCount) {
+  Ledger ledger(false);  // TLS: offsets are ciphertext
+  ledger.record(lines_batch("aa\nbb\n"), 40);
+  ledger.record(lines_batch("cc\n"), 80);
+  Ledger::Unacked u = ledger.take_unacked(60);
+  EXPECT_EQ(u.delivered.lines, 2u);
+  ASSERT_EQ(u.batches.size(), 1u);
+  EXPECT_EQ(u.batches[0].bytes(), "cc\n");
+}
+
+TEST(LedgerTakeUnacked, OffsetsContinueAfterEarlierReleases) {
+  Ledger ledger(true);
+  ledger.record(lines_batch("aa\n"), 3);
+  ledger.record(lines_batch("bb\ncc\n"), 9);
+  ledger.release(3);
+  Ledger::Unacked u = ledger.take_unacked(6);  // "bb\n" acknowledged
+  EXPECT_EQ(u.delivered.lines, 1u);
+  ASSERT_EQ(u.batches.size(), 1u);
+  EXPECT_EQ(u.batches[0].bytes(), "cc\n");
+}
+
+}  // namespace
+}  // namespace jsontcplb

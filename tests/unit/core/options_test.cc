@@ -286,6 +286,11 @@ TEST(OptionsTest, DurationsAcceptGoSyntax) {
   EXPECT_EQ(o.drain_timeout, 1500ms);
   EXPECT_EQ(o.connect_timeout, 250ms);
   EXPECT_EQ(ParseOk({"--failback-interval=1h30m"}).failback_interval, 90min);
+  Options t = ParseOk({"-write-timeout", "2s", "-tcp-user-timeout", "45s"});
+  EXPECT_EQ(t.write_timeout, 2s);
+  EXPECT_EQ(t.tcp_user_timeout, 45s);
+  EXPECT_EQ(ParseOk({}).write_timeout, 30s);
+  EXPECT_EQ(ParseOk({}).tcp_user_timeout, 30s);
 }
 
 TEST(OptionsTest, BadDurationsAreRefused) {
@@ -296,6 +301,9 @@ TEST(OptionsTest, BadDurationsAreRefused) {
   EXPECT_THAT(ParseError({"-connect-timeout", "1x"}),
               AllOf(HasSubstr("-connect-timeout"), HasSubstr("1x")));
   EXPECT_THAT(ParseError({"-failback-interval", ""}), HasSubstr("-failback-interval"));
+  EXPECT_THAT(ParseError({"-write-timeout", "10ms"}),
+              AllOf(HasSubstr("-write-timeout"), HasSubstr("at least 100ms")));
+  EXPECT_THAT(ParseError({"-tcp-user-timeout", "0"}), HasSubstr("-tcp-user-timeout"));
 }
 
 TEST(OptionsTest, LogLevel) {
@@ -378,11 +386,26 @@ TEST(OptionsHelpTest, HelpWinsOverOtherFlags) {
 
 TEST(OptionsHelpTest, UsageListsEveryFlag) {
   const std::string usage = Parse({"-h"}).message;
-  for (std::string_view flag :
-       {"addr", "port", "target", "connections", "tls-cert", "tls-key", "tls-target",
-        "tls-target-skip-verify", "tls-target-ca", "tls-client-ca", "failback-interval",
-        "read-buffer-bytes", "max-line-bytes", "queue-bytes", "max-unacked-bytes", "drain-timeout",
-        "connect-timeout", "log-level"}) {
+  for (std::string_view flag : {"addr",
+                                "port",
+                                "target",
+                                "connections",
+                                "tls-cert",
+                                "tls-key",
+                                "tls-target",
+                                "tls-target-skip-verify",
+                                "tls-target-ca",
+                                "tls-client-ca",
+                                "failback-interval",
+                                "read-buffer-bytes",
+                                "max-line-bytes",
+                                "queue-bytes",
+                                "max-unacked-bytes",
+                                "drain-timeout",
+                                "connect-timeout",
+                                "write-timeout",
+                                "tcp-user-timeout",
+                                "log-level"}) {
     EXPECT_THAT(UsageEntry(usage, flag), Not(IsEmpty())) << flag;
   }
 }
