@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "dataplane/control_service.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/options.h"
 #include "dataplane/proxy.h"
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
     case ParsedOptions::Kind::kRun:
       break;
   }
-  set_log_level(parsed.options.log_level);
+  const Options& options = parsed.options;
+  set_log_level(options.log_level);
   // Every client and target connection is a file descriptor: use all the hard limit allows.
   if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
     limit.rlim_cur = limit.rlim_max;
@@ -35,12 +37,23 @@ int main(int argc, char** argv) {
     }
   }
   boost::asio::io_context io(1);
-  auto created = Proxy::create(io, std::move(parsed.options));
+  auto created = Proxy::create(io, options);
   if (auto* error = std::get_if<Proxy::StartError>(&created)) {
     std::fprintf(stderr, "json-tcp-lb: %s\n", error->message.c_str());
     return error->exit_code;
   }
-  std::get<std::shared_ptr<Proxy>>(created)->start();
+  auto proxy = std::get<std::shared_ptr<Proxy>>(created);
+  std::unique_ptr<ControlServer> control;
+  if (options.control_addr != "off") {
+    auto started = ControlServer::start(options, io, proxy);
+    if (auto* error = std::get_if<ControlServer::StartError>(&started)) {
+      std::fprintf(stderr, "json-tcp-lb: %s\n", error->message.c_str());
+      return error->exit_code;
+    }
+    control = std::get<std::unique_ptr<ControlServer>>(std::move(started));
+  }
+  proxy->start();
   io.run();
+  if (control) control->shutdown(io);
   return 0;
 }

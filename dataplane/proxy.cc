@@ -1,5 +1,6 @@
 #include "dataplane/proxy.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -42,13 +43,19 @@ Proxy::Proxy(asio::io_context& io, Options options)
       options_(std::move(options)),
       queue_(options_.queue_bytes),
       signals_(io, SIGINT, SIGTERM),
-      drain_timer_(io) {
+      drain_timer_(io),
+      default_connections_(options_.connections) {
   for (const TargetAddress& address : options_.targets) {
-    auto target = std::make_shared<TargetState>();
-    target->address = address;
-    target->name = address.to_string();
-    targets_.push_back(std::move(target));
+    targets_.push_back(make_target(TargetSpec{address, 0}));
   }
+}
+
+std::shared_ptr<TargetState> Proxy::make_target(const TargetSpec& spec) {
+  auto target = std::make_shared<TargetState>();
+  target->address = spec.address;
+  target->name = spec.address.to_string();
+  target->connections = spec.connections;
+  return target;
 }
 
 Proxy::~Proxy() = default;
@@ -241,20 +248,133 @@ asio::awaitable<void> Proxy::progress_loop() {
   for (;;) {
     timer.expires_after(kProgressInterval);
     co_await timer.async_wait(kUseAwaitable);
-    if (finished_workers_ == workers_.size()) co_return;
+    if (workers_.empty()) co_return;
     LB_LOG(kInfo, "draining: ", queue_.lines(), " lines queued, ", unacked_lines_,
            " lines waiting for acknowledgement");
   }
 }
 
-void Proxy::worker_finished() {
-  if (++finished_workers_ < workers_.size()) return;
+void Proxy::worker_exited(const Worker& worker) {
+  std::erase_if(workers_, [&](const auto& w) { return w.get() == &worker; });
+  status_changed();
+  if (!flushing_ || !workers_.empty()) return;
   std::uint64_t sent = 0;
   for (const auto& t : targets_) sent += t->sent_lines;
   LB_LOG(kInfo, "shutdown complete: received ", counters_.received_lines, " lines, delivered ",
          sent, " (acknowledged by targets)");
   signals_.cancel();
   io_.stop();
+}
+
+int Proxy::wanted_connections(const TargetState& target) const {
+  return target.connections > 0 ? target.connections : default_connections_;
+}
+
+void Proxy::reconcile_workers(const std::shared_ptr<TargetState>& target) {
+  std::vector<std::shared_ptr<Worker>> mine;
+  for (const auto& w : workers_) {
+    if (w->home() == target && !w->stopping()) mine.push_back(w);
+  }
+  const auto wanted = static_cast<std::size_t>(target->removed ? 0 : wanted_connections(*target));
+  // Keep the lowest spread numbers so the names stay target#0..#N-1.
+  std::sort(mine.begin(), mine.end(),
+            [](const auto& a, const auto& b) { return a->spread() < b->spread(); });
+  for (std::size_t i = wanted; i < mine.size(); ++i) mine[i]->stop();
+  std::size_t spread = 0;
+  for (std::size_t have = mine.size(); have < wanted; ++have) {
+    auto taken = [&](std::size_t s) {
+      return std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+        return w->home() == target && w->spread() == s && !w->stopping();
+      });
+    };
+    while (taken(spread)) ++spread;
+    start_worker(target, spread);
+  }
+}
+
+void Proxy::bump_generation() {
+  ++generation_;
+  status_changed();
+}
+
+std::shared_ptr<TargetState> Proxy::find_target(const TargetAddress& address) const {
+  for (const auto& t : targets_) {
+    if (t->address == address) return t;
+  }
+  return nullptr;
+}
+
+void Proxy::set_targets(const std::vector<TargetSpec>& specs,
+                        std::optional<int> default_connections,
+                        std::optional<std::chrono::milliseconds> failback_interval,
+                        std::optional<std::string> config_version) {
+  if (default_connections) default_connections_ = *default_connections;
+  if (failback_interval) options_.failback_interval = *failback_interval;
+  if (config_version) config_version_ = std::move(*config_version);
+  std::vector<std::shared_ptr<TargetState>> next;
+  for (const TargetSpec& spec : specs) {
+    auto existing = find_target(spec.address);
+    if (existing) {
+      existing->connections = spec.connections;
+      next.push_back(existing);
+    } else {
+      next.push_back(make_target(spec));
+    }
+  }
+  for (const auto& old : targets_) {
+    if (std::find(next.begin(), next.end(), old) == next.end()) {
+      old->removed = true;
+      LB_LOG(kInfo, "target ", old->name, " removed");
+    }
+  }
+  std::vector<std::shared_ptr<TargetState>> before = std::move(targets_);
+  targets_ = std::move(next);
+  for (const auto& t : before) {
+    if (t->removed) reconcile_workers(t);
+  }
+  for (const auto& t : targets_) reconcile_workers(t);
+  // Workers on a removed target notice at their next loop; wake the idle ones.
+  for (const auto& w : workers_) w->wake();
+  bump_generation();
+}
+
+void Proxy::add_target(const TargetSpec& spec) {
+  auto target = make_target(spec);
+  targets_.push_back(target);
+  LB_LOG(kInfo, "target ", target->name, " added");
+  reconcile_workers(target);
+  bump_generation();
+}
+
+void Proxy::remove_target(const std::shared_ptr<TargetState>& target) {
+  std::vector<TargetSpec> rest;
+  for (const auto& t : targets_) {
+    if (t != target) rest.push_back(TargetSpec{t->address, t->connections});
+  }
+  set_targets(rest, std::nullopt, std::nullopt, std::nullopt);
+}
+
+void Proxy::set_connections(int connections, const std::shared_ptr<TargetState>& target) {
+  if (target) {
+    target->connections = connections;
+    reconcile_workers(target);
+  } else {
+    default_connections_ = connections;
+    for (const auto& t : targets_) {
+      t->connections = 0;
+      reconcile_workers(t);
+    }
+  }
+  bump_generation();
+}
+
+void Proxy::trigger_failback(const std::shared_ptr<TargetState>& target) {
+  for (const auto& w : workers_) {
+    if ((!target || w->home() == target) && w->current_target() != w->home()) {
+      w->trigger_failback();
+    }
+  }
+  status_changed();  // an action, not a configuration change: the generation stays
 }
 
 void Proxy::enqueue(Batch batch) {

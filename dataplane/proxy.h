@@ -5,6 +5,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +34,8 @@ struct TargetState {
   std::uint64_t sent_bytes = 0;
   std::uint64_t resent_lines = 0;  ///< Requeued after a connection to it failed.
   int connected_workers = 0;
+  int connections = 0;   ///< Workers wanted with this home; 0 = the proxy's default.
+  bool removed = false;  ///< No longer in the target list; workers leave it.
 };
 
 /// Totals kept by the data-plane thread.
@@ -75,7 +78,9 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   const Options& options() const { return options_; }
   asio::io_context& io() { return io_; }
   BatchQueue& queue() { return queue_; }
+  const BatchQueue& queue() const { return queue_; }
   Counters& counters() { return counters_; }
+  const Counters& counters() const { return counters_; }
   const std::vector<std::shared_ptr<TargetState>>& targets() const { return targets_; }
   asio::ssl::context* upstream_tls() { return upstream_tls_ ? &*upstream_tls_ : nullptr; }
 
@@ -91,12 +96,44 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   /// Unacknowledged bytes summed over all workers (kept up to date by the workers).
   std::uint64_t& unacked_bytes() { return unacked_bytes_; }
   std::uint64_t& unacked_lines() { return unacked_lines_; }
+  std::uint64_t unacked_total_bytes() const { return unacked_bytes_; }
   /// True once every client is gone during shutdown: workers deliver what is left and stop.
   bool flushing() const { return flushing_; }
   /// True when nothing is queued or unacknowledged anywhere.
   bool all_delivered() const { return queue_.empty() && unacked_bytes_ == 0; }
-  /// A worker reports it has finished after a flush.
-  void worker_finished();
+  /// A worker has exited (stopped, or finished after a flush).
+  void worker_exited(const Worker& worker);
+
+  // --- live changes from the control API (data-plane thread; input already validated) ---
+  /// One entry of a target list: connections 0 = the default.
+  struct TargetSpec {
+    TargetAddress address;
+    int connections = 0;
+  };
+  /// Replaces the target list: new targets get workers, removed ones are left without loss,
+  /// kept ones are adjusted. Unset optionals leave those settings alone.
+  void set_targets(const std::vector<TargetSpec>& targets, std::optional<int> default_connections,
+                   std::optional<std::chrono::milliseconds> failback_interval,
+                   std::optional<std::string> config_version);
+  void add_target(const TargetSpec& target);
+  void remove_target(const std::shared_ptr<TargetState>& target);
+  /// `target` null: every target, and the default for targets added later.
+  void set_connections(int connections, const std::shared_ptr<TargetState>& target);
+  /// `target` null: every failed-over worker.
+  void trigger_failback(const std::shared_ptr<TargetState>& target);
+  std::shared_ptr<TargetState> find_target(const TargetAddress& address) const;
+  int wanted_connections(const TargetState& target) const;
+  int default_connections() const { return default_connections_; }
+
+  std::uint64_t generation() const { return generation_; }
+  const std::string& config_version() const { return config_version_; }
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  bool shutting_down() const { return shutting_down_; }
+  std::size_t client_count() const { return clients_.size(); }
+  const std::vector<std::shared_ptr<Worker>>& workers() const { return workers_; }
+  /// Status watchers sleep here; woken on every change.
+  WakeList& status_watchers() { return status_watchers_; }
+  void status_changed() { status_watchers_.notify_all(); }
 
   /// Client sessions register their socket so the drain timeout can cut them off.
   std::uint64_t register_client(tcp::socket& socket);
@@ -111,6 +148,10 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   asio::awaitable<void> progress_loop();
   void maybe_flush();
   void start_worker(std::shared_ptr<TargetState> home, std::size_t spread);
+  /// Starts or stops workers of `target` until as many as wanted are running.
+  void reconcile_workers(const std::shared_ptr<TargetState>& target);
+  std::shared_ptr<TargetState> make_target(const TargetSpec& spec);
+  void bump_generation();
 
   asio::io_context& io_;
   Options options_;
@@ -133,7 +174,11 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   bool shutting_down_ = false;
   bool clients_cut_ = false;
   bool flushing_ = false;
-  std::size_t finished_workers_ = 0;
+  WakeList status_watchers_;
+  int default_connections_;
+  std::uint64_t generation_ = 1;
+  std::string config_version_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace jsontcplb

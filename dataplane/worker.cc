@@ -62,9 +62,13 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
   Proxy& proxy = *self->proxy_;
   std::shared_ptr<TargetState> target = self->home_;
   std::shared_ptr<Upstream> conn;
-  while (!(proxy.flushing() && proxy.all_delivered())) {
+  while (!self->stopping_ && !(proxy.flushing() && proxy.all_delivered())) {
     if (!conn) {
+      if (self->go_home_ || target->removed) target = self->home_;
+      self->go_home_ = false;
+      self->set_state(State::kConnecting, target);
       auto result = co_await Upstream::connect(target->address, connect_settings(proxy));
+      if (self->stopping_) break;
       if (auto* error = std::get_if<std::string>(&result)) {
         target->health.on_failure();
         auto next = self->pick_failover_target(*target);
@@ -73,6 +77,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
                "; trying ", next->name, " in ", delay.count(), "ms");
         if (next != target) ++proxy.counters().failovers;
         target = std::move(next);
+        self->set_state(State::kBackoff, target);
         co_await self->sleep(delay);
         continue;
       }
@@ -89,6 +94,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
     }
     Link link{std::move(conn), target, Ledger(/*exact_offsets=*/proxy.upstream_tls() == nullptr),
               Clock::now()};
+    self->set_state(State::kConnected, target);
     ++target->connected_workers;
     End end = co_await self->serve(link);
     --target->connected_workers;
@@ -112,6 +118,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
         }
         target = std::move(next);
         if (!conn && Clock::now() - link.since < kStableConnection) {
+          self->set_state(State::kBackoff, target);
           co_await self->sleep(self->backoff_.next());
         } else {
           self->backoff_.reset();
@@ -127,13 +134,46 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
         target = self->home_;
         self->backoff_.reset();
         break;
+      case End::kLeave:
+        // The target it had failed over to was removed: go home.
+        LB_LOG(kInfo, "worker ", self->name_, " leaves removed target ", target->name);
+        co_spawn(proxy.io(), retire(self, std::move(link)), log_if_thrown("retire connection"));
+        target = self->home_;
+        break;
+      case End::kStopped:
+        // Removed, or fewer connections wanted: hand back what is not acknowledged, then close.
+        self->set_state(State::kStopping, target);
+        LB_LOG(kInfo, "worker ", self->name_, " stops (connection to ", target->name, ")");
+        co_await retire(self, std::move(link));
+        break;
       case End::kFinished:
         link.conn->cancel();  // stops the reader
         co_await link.conn->close_gracefully(kCloseTimeout);
         break;
     }
   }
-  proxy.worker_finished();
+  if (self->failback_conn_) self->failback_conn_->close();
+  proxy.worker_exited(*self);
+}
+
+void Worker::stop() {
+  stopping_ = true;
+  wake();
+  failback_timer_.cancel();
+}
+
+void Worker::trigger_failback() {
+  // A worker connected elsewhere dials home now (its failback loop sleeps on this timer); one
+  // that is between attempts tries home next.
+  go_home_ = true;
+  failback_timer_.cancel();
+  if (state_ != State::kConnected) wake();
+}
+
+void Worker::set_state(State state, const std::shared_ptr<TargetState>& target) {
+  state_ = state;
+  current_target_ = target;
+  proxy_->status_changed();
 }
 
 asio::awaitable<Worker::End> Worker::serve(Link& link) {
@@ -151,6 +191,14 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
   for (;;) {
     if (link.conn->failed()) {
       end = End::kFailed;
+      break;
+    }
+    if (stopping_) {
+      end = End::kStopped;
+      break;
+    }
+    if (link.target->removed) {
+      end = End::kLeave;
       break;
     }
     if (failback_conn_) {
@@ -271,11 +319,15 @@ asio::awaitable<void> Worker::ack_watchdog(std::shared_ptr<Worker> self,
 asio::awaitable<void> Worker::failback_loop(std::shared_ptr<Worker> self,
                                             std::shared_ptr<Upstream> current) {
   Proxy& proxy = *self->proxy_;
-  auto still_current = [&] { return self->current_ == current.get() && !current->failed(); };
+  auto still_current = [&] {
+    return self->current_ == current.get() && !current->failed() && !self->home_->removed;
+  };
   for (;;) {
     self->failback_timer_.expires_after(proxy.options().failback_interval);
+    // Cancelled by TriggerFailback: dial at once. Cancelled because the connection ended or
+    // the worker stops: still_current() says so.
     co_await self->failback_timer_.async_wait(kUseAwaitable);
-    if (!still_current() || proxy.flushing()) co_return;
+    if (!still_current() || proxy.flushing() || self->stopping_) co_return;
     auto result = co_await Upstream::connect(self->home_->address, connect_settings(proxy));
     if (auto* error = std::get_if<std::string>(&result)) {
       self->home_->health.on_failure();
@@ -348,6 +400,7 @@ asio::awaitable<void> Worker::sleep(Clock::duration d) {
 }
 
 void Worker::count_ledger_change(std::int64_t bytes, std::int64_t lines) {
+  unacked_bytes_ += static_cast<std::uint64_t>(bytes);
   proxy_->unacked_bytes() += static_cast<std::uint64_t>(bytes);
   proxy_->unacked_lines() += static_cast<std::uint64_t>(lines);
 }

@@ -33,9 +33,24 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   /// Wakes the worker if it sleeps (idle, waiting for acks, or backing off).
   void wake() { wake_timer_.cancel(); }
+  /// Stops pulling at the next batch boundary; what the target has not acknowledged (within a
+  /// bounded wait) goes back to the queue; then the worker exits.
+  void stop();
+  /// Dials home now instead of at the next failback interval (no-op when at home).
+  void trigger_failback();
+
+  enum class State { kConnecting, kConnected, kBackoff, kStopping };
+  const std::string& name() const { return name_; }
+  const std::shared_ptr<TargetState>& home() const { return home_; }
+  /// The target it is connected or connecting to (or backing off from).
+  const std::shared_ptr<TargetState>& current_target() const { return current_target_; }
+  State state() const { return state_; }
+  bool stopping() const { return stopping_; }
+  std::size_t spread() const { return spread_; }
+  std::uint64_t unacked_bytes() const { return unacked_bytes_; }
 
  private:
-  enum class End { kFailed, kFailback, kFinished };
+  enum class End { kFailed, kFailback, kLeave, kStopped, kFinished };
   /// One connection with what was written on it and not yet acknowledged.
   struct Link {
     std::shared_ptr<Upstream> conn;
@@ -60,6 +75,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   /// everything (bounded); whatever stays unacknowledged goes back to the queue.
   static asio::awaitable<void> retire(std::shared_ptr<Worker> self, Link link);
   asio::awaitable<void> sleep(std::chrono::steady_clock::duration d);
+  void set_state(State state, const std::shared_ptr<TargetState>& target);
   void count_ledger_change(std::int64_t bytes, std::int64_t lines);
   std::shared_ptr<TargetState> pick_failover_target(const TargetState& failed) const;
 
@@ -70,7 +86,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
   asio::steady_timer wake_timer_;
   Backoff backoff_;
   asio::steady_timer failback_timer_;
-  Upstream* current_ = nullptr;              // the connection being served
+  Upstream* current_ = nullptr;  // the connection being served
+  std::shared_ptr<TargetState> current_target_;
+  State state_ = State::kConnecting;
+  bool stopping_ = false;
+  bool go_home_ = false;
+  std::uint64_t unacked_bytes_ = 0;
   std::shared_ptr<Upstream> failback_conn_;  // a new connection home, ready to switch to
 };
 

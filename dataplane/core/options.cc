@@ -102,6 +102,24 @@ Error validate(const Options& o) {
                    "\" for -tls-client-ca: needs -tls-cert and -tls-key");
   }
   if (o.addr.empty()) return std::string("invalid value \"\" for -addr: must be a host or IP");
+  if (!o.control_client_ca.empty() && o.control_tls_cert.empty()) {
+    return str_cat("invalid value \"", o.control_client_ca,
+                   "\" for -control-client-ca: needs -control-tls-cert and -control-tls-key");
+  }
+  if (o.control_addr != "off") {
+    auto parsed = parse_listen_address(o.control_addr);
+    if (auto* e = std::get_if<std::string>(&parsed)) {
+      return str_cat("invalid value \"", o.control_addr, "\" for -control-addr: ", *e, " (or off)");
+    }
+    const bool protected_ = !o.control_token_file.empty() || !o.control_client_ca.empty();
+    if (!is_loopback_host(std::get<TargetAddress>(parsed).host) && !protected_ &&
+        !o.control_insecure) {
+      return str_cat("invalid value \"", o.control_addr,
+                     "\" for -control-addr: listening beyond loopback needs -control-token-file "
+                     "or mTLS (-control-tls-cert, -control-tls-key, -control-client-ca), or "
+                     "-control-insecure");
+    }
+  }
   return std::nullopt;
 }
 
@@ -165,6 +183,20 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("tcp-user-timeout", "duration", "30s",
             "TCP_USER_TIMEOUT on target connections: the kernel gives up on unacknowledged data",
             duration_at_least(o.tcp_user_timeout, std::chrono::milliseconds(100)));
+  flags.add("control-addr", "host:port", "127.0.0.1:9001",
+            "gRPC control API address (lbctl); off disables it", text(o.control_addr));
+  flags.add("control-token-file", "file", "",
+            "Require this bearer token (file contents) on control API calls",
+            text(o.control_token_file));
+  flags.add("control-tls-cert", "file", "", "Serve the control API with TLS (PEM certificate)",
+            text(o.control_tls_cert));
+  flags.add("control-tls-key", "file", "", "Key for -control-tls-cert (PEM)",
+            text(o.control_tls_key));
+  flags.add("control-client-ca", "file", "",
+            "Require control API client certificates signed by this CA (mTLS)",
+            text(o.control_client_ca));
+  flags.add_bool("control-insecure", "Allow a non-loopback -control-addr without a token or mTLS",
+                 boolean(o.control_insecure));
   flags.add("log-level", "level", "info", "error, warn, info or debug",
             [&](std::string_view v) -> Error {
               if (!parse_log_level(v, o.log_level)) return "must be error, warn, info or debug";

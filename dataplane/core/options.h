@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/core/config_validation.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/target_address.h"
 
@@ -39,7 +40,15 @@ struct Options {
   std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
   LogLevel log_level = LogLevel::kInfo;
 
-  static constexpr int kMaxConnections = 1024;
+  // Control API.
+  std::string control_addr = "127.0.0.1:9001";  ///< "off" disables it.
+  std::string control_token_file;
+  std::string control_tls_cert;
+  std::string control_tls_key;
+  std::string control_client_ca;
+  bool control_insecure = false;
+
+  static constexpr int kMaxConnections = kMaxConnectionsPerTarget;
 
   bool tls_listen() const { return !tls_cert.empty(); }
 };

@@ -44,7 +44,7 @@ SinkOptions sink_ports(std::size_t n) {
 }
 
 std::unique_ptr<ProxyProcess> start_proxy(std::vector<std::string> args) {
-  args.insert(args.begin(), {"-addr", "127.0.0.1", "-port", "0"});
+  args.insert(args.begin(), {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "off"});
   return std::make_unique<ProxyProcess>(LB_BINARY, std::move(args));
 }
 
@@ -165,7 +165,8 @@ TEST(DataPlane, HostnameAndIpv6Targets) {
   Sink v6(v6_options);
   const std::string targets =
       "localhost:" + std::to_string(v4.ports()[0]) + ",[::1]:" + std::to_string(v6.ports()[0]);
-  ProxyProcess proxy(LB_BINARY, {"-addr", "::1", "-port", "0", "-target", targets});
+  ProxyProcess proxy(LB_BINARY,
+                     {"-addr", "::1", "-port", "0", "-control-addr", "off", "-target", targets});
   std::uint16_t port = proxy.wait_for_port();
   ASSERT_NE(port, 0) << proxy.log();
   ASSERT_TRUE(v6.wait_until([&] { return v6.connections(0) == 4; }, seconds(10))) << proxy.log();

@@ -1,0 +1,66 @@
+#include "dataplane/core/config_validation.h"
+
+#include <arpa/inet.h>
+
+#include <set>
+
+#include "dataplane/core/str_cat.h"
+
+namespace jsontcplb {
+
+std::variant<std::vector<ValidTarget>, std::string> validate_targets(
+    const std::vector<RequestedTarget>& targets, std::string_view field) {
+  if (targets.empty()) return str_cat(field, ": the target list must not be empty");
+  std::vector<ValidTarget> out;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const std::string name = str_cat(field, "[", i, "]");
+    auto parsed = parse_target_address(targets[i].address);
+    if (auto* error = std::get_if<std::string>(&parsed)) return str_cat(name, ".address: ", *error);
+    auto& address = std::get<TargetAddress>(parsed);
+    if (!seen.insert(address.to_string()).second) {
+      return str_cat(name, ".address: duplicate target \"", targets[i].address, "\"");
+    }
+    if (targets[i].connections != 0) {
+      if (auto error = validate_connections(targets[i].connections, name + ".connections")) {
+        return *error;
+      }
+    }
+    out.push_back(ValidTarget{std::move(address), static_cast<int>(targets[i].connections)});
+  }
+  return out;
+}
+
+std::optional<std::string> validate_connections(std::int64_t connections, std::string_view field) {
+  if (connections < 1 || connections > kMaxConnectionsPerTarget) {
+    return str_cat(field, ": ", connections, " is out of range; connections must be from 1 to ",
+                   kMaxConnectionsPerTarget);
+  }
+  return std::nullopt;
+}
+
+std::variant<TargetAddress, std::string> parse_listen_address(std::string_view text) {
+  // Reuse the target parser for the syntax, with a placeholder for a zero port.
+  std::string copy(text);
+  const bool zero = copy.size() >= 2 && copy.ends_with(":0");
+  if (zero) copy.back() = '1';
+  auto parsed = parse_target_address(copy);
+  if (std::holds_alternative<std::string>(parsed)) {
+    return str_cat("bad listen address \"", text, "\": expected HOST:PORT or [IPv6]:PORT");
+  }
+  auto address = std::get<TargetAddress>(parsed);
+  if (zero) address.port = 0;
+  return address;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  std::string h(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+}  // namespace jsontcplb

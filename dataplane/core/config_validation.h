@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "dataplane/core/target_address.h"
+
+namespace jsontcplb {
+
+/// Most worker connections one target may have (and the default for every target).
+inline constexpr int kMaxConnectionsPerTarget = 1024;
+
+/// One requested target: connections 0 means the data plane's default.
+struct RequestedTarget {
+  std::string address;
+  std::uint32_t connections = 0;
+};
+struct ValidTarget {
+  TargetAddress address;
+  int connections = 0;
+};
+
+/// Checks a whole target list as the control API receives it: at least one entry, every
+/// address parses with a port from 1 to 65535, no duplicates, connections 0 (default) or
+/// 1..kMaxConnectionsPerTarget. The error names the field (`field[i].address`) and the value.
+std::variant<std::vector<ValidTarget>, std::string> validate_targets(
+    const std::vector<RequestedTarget>& targets, std::string_view field = "targets");
+
+/// `connections` from 1 to kMaxConnectionsPerTarget; the error names `field` and the value.
+std::optional<std::string> validate_connections(std::int64_t connections, std::string_view field);
+
+/// A listen address "host:port" or "[v6]:port" where port 0 means any free port.
+std::variant<TargetAddress, std::string> parse_listen_address(std::string_view text);
+
+/// True for "localhost", 127.0.0.0/8 and ::1.
+bool is_loopback_host(std::string_view host);
+
+}  // namespace jsontcplb
