@@ -430,3 +430,50 @@ TEST(OptionsHelpTest, UsageShowsDefaults) {
 
 }  // namespace
 }  // namespace jsontcplb
+
+namespace jsontcplb {
+namespace {
+
+// A readable file for flags that name one.
+std::string some_file() {
+  std::string path = ::testing::TempDir() + "options_control_test.txt";
+  std::ofstream(path) << "secret\n";
+  return path;
+}
+
+TEST(OptionsControlTest, LoopbackByDefaultAndOffDisables) {
+  const char* none[] = {"-control-addr", "off"};
+  EXPECT_EQ(parse_options({}).options.control_addr, "127.0.0.1:9001");
+  EXPECT_EQ(parse_options(none).options.control_addr, "off");
+}
+
+TEST(OptionsControlTest, NonLoopbackNeedsTokenMtlsOrInsecure) {
+  const char* open[] = {"-control-addr", "0.0.0.0:9001"};
+  ParsedOptions refused = parse_options(open);
+  EXPECT_EQ(refused.kind, ParsedOptions::Kind::kError);
+  EXPECT_NE(refused.message.find("-control-addr"), std::string::npos) << refused.message;
+  EXPECT_NE(refused.message.find("0.0.0.0:9001"), std::string::npos) << refused.message;
+  const char* insecure[] = {"-control-addr", "0.0.0.0:9001", "-control-insecure"};
+  EXPECT_EQ(parse_options(insecure).kind, ParsedOptions::Kind::kRun);
+  const std::string file = some_file();
+  const char* token[] = {"-control-addr", "0.0.0.0:9001", "-control-token-file", file.c_str()};
+  EXPECT_EQ(parse_options(token).kind, ParsedOptions::Kind::kRun) << parse_options(token).message;
+}
+
+TEST(OptionsControlTest, BadControlAddressIsNamed) {
+  const char* bad[] = {"-control-addr", "nonsense"};
+  ParsedOptions p = parse_options(bad);
+  EXPECT_EQ(p.kind, ParsedOptions::Kind::kError);
+  EXPECT_NE(p.message.find("-control-addr"), std::string::npos) << p.message;
+}
+
+TEST(OptionsControlTest, ClientCaNeedsACertificate) {
+  const std::string file = some_file();
+  const char* ca_only[] = {"-control-client-ca", file.c_str()};
+  ParsedOptions p = parse_options(ca_only);
+  EXPECT_EQ(p.kind, ParsedOptions::Kind::kError);
+  EXPECT_NE(p.message.find("-control-client-ca"), std::string::npos) << p.message;
+}
+
+}  // namespace
+}  // namespace jsontcplb
