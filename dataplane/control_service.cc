@@ -196,6 +196,8 @@ class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
                                     std::shared_ptr<Proxy> proxy, milliseconds interval) {
     constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
     for (;;) {
+      // When the process is about to exit, one last status (draining, totals) ends the stream.
+      const bool last = proxy->status_closed();
       fill_status(*proxy, state->message);
       state->write_done = false;
       self->StartWrite(&state->message);
@@ -203,12 +205,14 @@ class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
         state->timer.expires_at(asio::steady_timer::time_point::max());
         co_await state->timer.async_wait(kUse);
       }
-      if (state->cancelled || !state->write_ok) break;
+      if (state->cancelled || !state->write_ok || last) break;
       // At most one update per kMinWatchInterval, at least one per interval.
       state->timer.expires_after(kMinWatchInterval);
       co_await state->timer.async_wait(kUse);
       if (state->cancelled) break;
-      co_await proxy->status_watchers().wait(state->timer, interval - kMinWatchInterval);
+      if (!proxy->status_closed()) {
+        co_await proxy->status_watchers().wait(state->timer, interval - kMinWatchInterval);
+      }
       if (state->cancelled) break;
     }
     // A write may still be under way only if we were cancelled; Finish is allowed then too.
@@ -463,6 +467,9 @@ std::variant<std::unique_ptr<ControlServer>, ControlServer::StartError> ControlS
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
+  // gRPC sets SO_REUSEPORT by default: a second json-tcp-lb on the same control address would
+  // start and silently answer half of the calls. Fail to start instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.control_addr, credentials, &port);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
@@ -480,7 +487,9 @@ std::variant<std::unique_ptr<ControlServer>, ControlServer::StartError> ControlS
   return server;
 }
 
-void ControlServer::shutdown(asio::io_context& io) {
+void ControlServer::shutdown(asio::io_context& io, Proxy& proxy) {
+  // Watch streams send a last status and end with OK rather than being cancelled.
+  asio::post(io, [&proxy] { proxy.close_status_watchers(); });
   std::atomic<bool> done{false};
   std::thread stopper([&] {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -32,8 +32,8 @@ class ControlServer {
 
   std::uint16_t port() const { return port_; }
   /// Stops serving. Call after io.run() returned: keeps running `io` meanwhile so calls already
-  /// posted to it can finish.
-  void shutdown(boost::asio::io_context& io);
+  /// posted to it can finish and status watchers get a last update.
+  void shutdown(boost::asio::io_context& io, Proxy& proxy);
 
  private:
   ControlServer() = default;

@@ -54,6 +54,6 @@ int main(int argc, char** argv) {
   }
   proxy->start();
   io.run();
-  if (control) control->shutdown(io);
+  if (control) control->shutdown(io, *proxy);
   return 0;
 }

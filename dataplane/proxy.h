@@ -134,6 +134,12 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   /// Status watchers sleep here; woken on every change.
   WakeList& status_watchers() { return status_watchers_; }
   void status_changed() { status_watchers_.notify_all(); }
+  /// The process is about to exit: watchers send a last status and end.
+  void close_status_watchers() {
+    status_closed_ = true;
+    status_changed();
+  }
+  bool status_closed() const { return status_closed_; }
 
   /// Client sessions register their socket so the drain timeout can cut them off.
   std::uint64_t register_client(tcp::socket& socket);
@@ -175,6 +181,7 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   bool clients_cut_ = false;
   bool flushing_ = false;
   WakeList status_watchers_;
+  bool status_closed_ = false;
   int default_connections_;
   std::uint64_t generation_ = 1;
   std::string config_version_;

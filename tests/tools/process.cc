@@ -25,13 +25,20 @@ int count_occurrences(std::string_view haystack, std::string_view needle) {
 
 }  // namespace
 
-ProxyProcess::ProxyProcess(std::string binary, std::vector<std::string> args) {
+ProxyProcess::ProxyProcess(std::string binary, std::vector<std::string> args)
+    : ProxyProcess(std::move(binary), std::move(args), nullptr) {}
+
+ProxyProcess::ProxyProcess(std::string binary, std::vector<std::string> args, LineHandler on_line)
+    : on_line_(std::move(on_line)) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  // Nothing else of ours: Asio opens sockets without O_CLOEXEC, and a child holding a copy of a
+  // test sink's listener would keep its port open after the sink closed it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   std::vector<char*> argv;
   argv.push_back(binary.data());
   for (std::string& a : args) argv.push_back(a.data());
@@ -63,18 +70,42 @@ void ProxyProcess::read_output(int fd) {
     if (n < 0 && errno == EINTR) continue;
     std::lock_guard lock(mu_);
     if (n <= 0) {
+      if (on_line_ && !partial_line_.empty() && on_line_(partial_line_)) log_ += partial_line_;
+      partial_line_.clear();
       eof_ = true;
       changed_.notify_all();
       break;
     }
-    log_.append(buf, static_cast<std::size_t>(n));
+    append_output(std::string_view(buf, static_cast<std::size_t>(n)));
     changed_.notify_all();
   }
   ::close(fd);
 }
 
+void ProxyProcess::append_output(std::string_view text) {
+  if (!on_line_) {
+    log_ += text;
+    return;
+  }
+  for (std::size_t end; (end = text.find('\n')) != std::string_view::npos;) {
+    std::string_view line = text.substr(0, end);
+    if (!partial_line_.empty()) {
+      partial_line_ += line;
+      line = partial_line_;
+    }
+    if (on_line_(line)) {
+      log_ += line;
+      log_ += '\n';
+    }
+    partial_line_.clear();
+    text.remove_prefix(end + 1);
+  }
+  partial_line_ += text;
+}
+
 std::uint16_t ProxyProcess::wait_for_port(std::chrono::milliseconds timeout) {
-  constexpr std::string_view kNeedle = "listening on ";
+  // The data port; the control API logs its own "control API listening on" line.
+  constexpr std::string_view kNeedle = "json-tcp-lb listening on ";
   std::unique_lock lock(mu_);
   std::uint16_t port = 0;
   changed_.wait_for(lock, timeout, [&] {

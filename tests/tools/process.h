@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -12,12 +13,20 @@
 
 namespace lbtest {
 
-/// Runs the real json-tcp-lb binary as a child process and collects its log (stderr and
-/// stdout) on a thread, so tests can wait for log lines and for the exit status.
+/// Runs the real json-tcp-lb binary (or any other, such as lb-sink) as a child process and
+/// collects its log (stderr and stdout) on a thread, so tests can wait for log lines and for
+/// the exit status.
 class ProxyProcess {
  public:
+  /// Sees every output line (without its '\n'; a last line without one at EOF too) on the
+  /// reader thread, before it is added to the log; returns whether to keep it in log(). It
+  /// must not call back into this object.
+  using LineHandler = std::function<bool(std::string_view line)>;
+
   /// Starts `binary` with `args`. Throws std::runtime_error if it cannot be started.
   ProxyProcess(std::string binary, std::vector<std::string> args);
+  /// The same, with every output line shown to `on_line` first.
+  ProxyProcess(std::string binary, std::vector<std::string> args, LineHandler on_line);
   /// Kills the process (SIGKILL) if it still runs.
   ~ProxyProcess();
   ProxyProcess(const ProxyProcess&) = delete;
@@ -30,13 +39,18 @@ class ProxyProcess {
   int count_log(std::string_view needle) const;
   std::string log() const;
 
+  /// The child's process id (it stays valid until wait_exit() has reaped it).
+  int pid() const { return pid_; }
   void signal(int sig);
   /// Waits for the process to exit; its exit code (128+N when killed by signal N).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
  private:
   void read_output(int fd);
+  void append_output(std::string_view text);  // mu_ held
 
+  LineHandler on_line_;
+  std::string partial_line_;  // output after the last '\n' (only with on_line_)
   int pid_ = -1;
   std::optional<int> exit_code_;
   std::thread reader_;
