@@ -67,6 +67,7 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
       }
       if (result.line_too_long) {
         ++proxy.counters().rejected_long_lines;
+        proxy.metrics().rejected_line_too_long.Increment();
         LB_LOG(kError, "client ", peer, " sent a line longer than -max-line-bytes ",
                format_bytes(options.max_line_bytes), "; closing it (", lines,
                " lines before it were accepted)");

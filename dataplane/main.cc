@@ -8,6 +8,8 @@
 #include "dataplane/control_service.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/options.h"
+#include "dataplane/metrics.h"
+#include "dataplane/metrics_server.h"
 #include "dataplane/proxy.h"
 
 int main(int argc, char** argv) {
@@ -37,12 +39,22 @@ int main(int argc, char** argv) {
     }
   }
   boost::asio::io_context io(1);
-  auto created = Proxy::create(io, options);
+  auto metrics = std::make_shared<Metrics>();
+  auto created = Proxy::create(io, options, metrics);
   if (auto* error = std::get_if<Proxy::StartError>(&created)) {
     std::fprintf(stderr, "json-tcp-lb: %s\n", error->message.c_str());
     return error->exit_code;
   }
   auto proxy = std::get<std::shared_ptr<Proxy>>(created);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (options.metrics_addr != "off") {
+    auto started = MetricsServer::start(options.metrics_addr, metrics->registry);
+    if (auto* error = std::get_if<std::string>(&started)) {
+      std::fprintf(stderr, "json-tcp-lb: %s\n", error->c_str());
+      return 1;
+    }
+    metrics_server = std::get<std::unique_ptr<MetricsServer>>(std::move(started));
+  }
   std::unique_ptr<ControlServer> control;
   if (options.control_addr != "off") {
     auto started = ControlServer::start(options, io, proxy);

@@ -1,6 +1,7 @@
 #include "dataplane/proxy.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -18,6 +19,9 @@ namespace {
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kProgressInterval(5);
+// How often gauges and the write-time histogram are published (a scrape sees values at most
+// this old; Prometheus scrapes every 15 s by default).
+constexpr std::chrono::seconds kMetricsInterval(1);
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   if (ep.address().is_v6()) return str_cat("[", ep.address().to_string(), "]:", ep.port());
@@ -38,10 +42,12 @@ std::optional<Proxy::StartError> load(std::string_view flag, const std::string& 
 
 }  // namespace
 
-Proxy::Proxy(asio::io_context& io, Options options)
+Proxy::Proxy(asio::io_context& io, Options options, std::shared_ptr<Metrics> metrics)
     : io_(io),
       options_(std::move(options)),
       queue_(options_.queue_bytes),
+      metrics_(std::move(metrics)),
+      metrics_timer_(io),
       signals_(io, SIGINT, SIGTERM),
       drain_timer_(io),
       default_connections_(options_.connections) {
@@ -55,14 +61,15 @@ std::shared_ptr<TargetState> Proxy::make_target(const TargetSpec& spec) {
   target->address = spec.address;
   target->name = spec.address.to_string();
   target->connections = spec.connections;
+  target->metrics = metrics_->add_target(target->name);
   return target;
 }
 
 Proxy::~Proxy() = default;
 
-std::variant<std::shared_ptr<Proxy>, Proxy::StartError> Proxy::create(asio::io_context& io,
-                                                                      Options options) {
-  auto proxy = std::make_shared<Proxy>(io, std::move(options));
+std::variant<std::shared_ptr<Proxy>, Proxy::StartError> Proxy::create(
+    asio::io_context& io, Options options, std::shared_ptr<Metrics> metrics) {
+  auto proxy = std::make_shared<Proxy>(io, std::move(options), std::move(metrics));
   const Options& o = proxy->options_;
   if (o.tls_listen()) {
     auto& ctx = proxy->client_tls_.emplace(asio::ssl::context::tls_server);
@@ -140,6 +147,8 @@ void Proxy::start() {
       io_, [self]() { return self->accept_loop(*self->acceptor_); }, log_if_thrown("listener"));
   co_spawn(
       io_, [self]() { return self->signal_loop(); }, log_if_thrown("signal handler"));
+  co_spawn(
+      io_, [self]() { return self->metrics_loop(); }, log_if_thrown("metrics"));
 }
 
 void Proxy::start_worker(std::shared_ptr<TargetState> home, std::size_t spread) {
@@ -163,6 +172,7 @@ asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     ++counters_.client_connections_total;
+    metrics_->client_connections_total.Increment();
     boost::system::error_code pec;
     auto remote = socket.remote_endpoint(pec);
     std::string peer = pec ? std::string("?") : endpoint_text(remote);
@@ -254,6 +264,57 @@ asio::awaitable<void> Proxy::progress_loop() {
   }
 }
 
+asio::awaitable<void> Proxy::metrics_loop() {
+  for (;;) {
+    publish_metrics();
+    metrics_timer_.expires_after(kMetricsInterval);
+    auto [ec] = co_await metrics_timer_.async_wait(kUseAwaitable);
+    if (ec) co_return;  // the proxy finished; it published a last time
+  }
+}
+
+namespace {
+
+std::size_t state_label(Worker::State state) {
+  switch (state) {
+    case Worker::State::kConnecting:
+      return 0;
+    case Worker::State::kConnected:
+      return 1;
+    case Worker::State::kBackoff:
+      return 2;
+    case Worker::State::kStopping:
+      return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Proxy::publish_metrics() {
+  Metrics& m = *metrics_;
+  m.client_connections.Set(static_cast<double>(clients_.size()));
+  m.queue_bytes.Set(static_cast<double>(queue_.bytes()));
+  m.queue_lines.Set(static_cast<double>(queue_.lines()));
+  m.queue_capacity_bytes.Set(static_cast<double>(queue_.capacity_bytes()));
+  m.config_generation.Set(static_cast<double>(generation_));
+  // Workers count under the target they are connected (or connecting) to, as in the status.
+  for (const auto& t : targets_) {
+    std::array<int, kWorkerStateLabels.size()> states{};
+    std::uint64_t unacked = 0;
+    for (const auto& w : workers_) {
+      if (w->current_target() != t) continue;
+      ++states[state_label(w->stopping() ? Worker::State::kStopping : w->state())];
+      unacked += w->unacked_bytes();
+    }
+    t->metrics.up->Set(t->health.healthy() ? 1 : 0);
+    t->metrics.unacked_bytes->Set(static_cast<double>(unacked));
+    for (std::size_t i = 0; i < states.size(); ++i)
+      t->metrics.worker_connections[i]->Set(states[i]);
+  }
+  m.batch_write_seconds.flush();
+}
+
 void Proxy::worker_exited(const Worker& worker) {
   std::erase_if(workers_, [&](const auto& w) { return w.get() == &worker; });
   status_changed();
@@ -262,6 +323,8 @@ void Proxy::worker_exited(const Worker& worker) {
   for (const auto& t : targets_) sent += t->sent_lines;
   LB_LOG(kInfo, "shutdown complete: received ", counters_.received_lines, " lines, delivered ",
          sent, " (acknowledged by targets)");
+  publish_metrics();
+  metrics_timer_.cancel();
   signals_.cancel();
   io_.stop();
 }
@@ -324,6 +387,7 @@ void Proxy::set_targets(const std::vector<TargetSpec>& specs,
   for (const auto& old : targets_) {
     if (std::find(next.begin(), next.end(), old) == next.end()) {
       old->removed = true;
+      metrics_->remove_target(old->metrics);
       LB_LOG(kInfo, "target ", old->name, " removed");
     }
   }
@@ -380,6 +444,8 @@ void Proxy::trigger_failback(const std::shared_ptr<TargetState>& target) {
 void Proxy::enqueue(Batch batch) {
   counters_.received_lines += batch.lines();
   counters_.received_bytes += batch.size();
+  metrics_->received_lines.Increment(static_cast<double>(batch.lines()));
+  metrics_->received_bytes.Increment(static_cast<double>(batch.size()));
   queue_.push_back(std::move(batch));
   idle_workers_.notify(1);
 }

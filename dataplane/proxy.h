@@ -16,6 +16,7 @@
 #include "dataplane/core/batch_queue.h"
 #include "dataplane/core/options.h"
 #include "dataplane/core/target_health.h"
+#include "dataplane/metrics.h"
 #include "dataplane/wake_list.h"
 
 namespace jsontcplb {
@@ -34,11 +35,13 @@ struct TargetState {
   std::uint64_t sent_bytes = 0;
   std::uint64_t resent_lines = 0;  ///< Requeued after a connection to it failed.
   int connected_workers = 0;
-  int connections = 0;   ///< Workers wanted with this home; 0 = the proxy's default.
-  bool removed = false;  ///< No longer in the target list; workers leave it.
+  int connections = 0;    ///< Workers wanted with this home; 0 = the proxy's default.
+  bool removed = false;   ///< No longer in the target list; workers leave it.
+  TargetMetrics metrics;  ///< Its series; updated next to the fields above.
 };
 
-/// Totals kept by the data-plane thread.
+/// Totals kept by the data-plane thread for the control API's status; the matching Prometheus
+/// counters (Metrics) are incremented next to them.
 struct Counters {
   std::uint64_t client_connections_total = 0;
   std::uint64_t received_lines = 0;
@@ -61,9 +64,10 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
     std::string message;
   };
   static std::variant<std::shared_ptr<Proxy>, StartError> create(asio::io_context& io,
-                                                                 Options options);
+                                                                 Options options,
+                                                                 std::shared_ptr<Metrics> metrics);
 
-  Proxy(asio::io_context& io, Options options);
+  Proxy(asio::io_context& io, Options options, std::shared_ptr<Metrics> metrics);
   ~Proxy();
 
   /// Starts accepting, the workers and the signal handler.
@@ -81,6 +85,10 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   const BatchQueue& queue() const { return queue_; }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
+  Metrics& metrics() { return *metrics_; }
+  /// Sets every gauge from the current state and flushes the write-time histogram. Runs once
+  /// a second on the data-plane thread (and when the proxy finishes).
+  void publish_metrics();
   const std::vector<std::shared_ptr<TargetState>>& targets() const { return targets_; }
   asio::ssl::context* upstream_tls() { return upstream_tls_ ? &*upstream_tls_ : nullptr; }
 
@@ -152,6 +160,7 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   asio::awaitable<void> signal_loop();
   asio::awaitable<void> drain_timer_loop();
   asio::awaitable<void> progress_loop();
+  asio::awaitable<void> metrics_loop();
   void maybe_flush();
   void start_worker(std::shared_ptr<TargetState> home, std::size_t spread);
   /// Starts or stops workers of `target` until as many as wanted are running.
@@ -163,6 +172,8 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   Options options_;
   BatchQueue queue_;
   Counters counters_;
+  std::shared_ptr<Metrics> metrics_;
+  asio::steady_timer metrics_timer_;
   std::vector<std::shared_ptr<TargetState>> targets_;
   std::vector<std::shared_ptr<Worker>> workers_;
   std::optional<asio::ssl::context> client_tls_;    // for accepted connections

@@ -75,7 +75,10 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
         auto delay = self->backoff_.next();
         LB_LOG(kWarn, "worker ", self->name_, ": cannot connect to ", target->name, ": ", *error,
                "; trying ", next->name, " in ", delay.count(), "ms");
-        if (next != target) ++proxy.counters().failovers;
+        if (next != target) {
+          ++proxy.counters().failovers;
+          proxy.metrics().failovers.Increment();
+        }
         target = std::move(next);
         self->set_state(State::kBackoff, target);
         co_await self->sleep(delay);
@@ -102,6 +105,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
     switch (end) {
       case End::kFailed: {
         ++proxy.counters().reconnects;
+        proxy.metrics().reconnects.Increment();
         target->health.on_failure();
         const std::uint64_t lines = self->requeue_unacked(link);
         link.conn->close();
@@ -112,9 +116,11 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
                " unacknowledged lines requeued; moving to ", next->name);
         if (self->failback_conn_) {
           ++proxy.counters().failbacks;
+          proxy.metrics().failbacks.Increment();
           conn = std::move(self->failback_conn_);
         } else if (next != target) {
           ++proxy.counters().failovers;
+          proxy.metrics().failovers.Increment();
         }
         target = std::move(next);
         if (!conn && Clock::now() - link.since < kStableConnection) {
@@ -127,6 +133,7 @@ asio::awaitable<void> Worker::run(std::shared_ptr<Worker> self) {
       }
       case End::kFailback:
         ++proxy.counters().failbacks;
+        proxy.metrics().failbacks.Increment();
         LB_LOG(kInfo, "worker ", self->name_, " failed back to ", self->home_->name, " from ",
                target->name);
         co_spawn(proxy.io(), retire(self, std::move(link)), log_if_thrown("retire connection"));
@@ -233,7 +240,10 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
     buffers.clear();
     for (const Batch& b : batches) buffers.emplace_back(b.bytes().data(), b.size());
     const std::uint64_t start = link.conn->wire_bytes();
+    const auto write_started = Clock::now();
     boost::system::error_code ec = co_await link.conn->write(buffers);
+    proxy.metrics().batch_write_seconds.observe(
+        std::chrono::duration<double>(Clock::now() - write_started).count());
     // Every batch goes into the ledger, even after a failed write: the ledger decides what the
     // target acknowledged. Plain TCP: each batch ends at a known wire offset. TLS: records may
     // span batches, so every batch of a write ends where its ciphertext ends, and the batches
@@ -268,6 +278,7 @@ asio::awaitable<void> Worker::read_loop(std::shared_ptr<Worker> self,
   for (;;) {
     auto [ec, n] = co_await conn->read_some(asio::buffer(buffer));
     self->proxy_->counters().discarded_upstream_bytes += n;
+    if (n > 0) self->proxy_->metrics().discarded_target_bytes.Increment(static_cast<double>(n));
     if (!ec) continue;
     if (ec == asio::error::operation_aborted) co_return;  // we are leaving this connection
     // Noticed now rather than at the next write. A reset kills the connection; a FIN means the
@@ -357,6 +368,8 @@ void Worker::release_acked(Link& link) {
   if (r.batches == 0) return;
   link.target->sent_lines += r.lines;
   link.target->sent_bytes += r.bytes;
+  link.target->metrics.sent_lines->Increment(static_cast<double>(r.lines));
+  link.target->metrics.sent_bytes->Increment(static_cast<double>(r.bytes));
   count_ledger_change(-static_cast<std::int64_t>(r.bytes), -static_cast<std::int64_t>(r.lines));
 }
 
@@ -366,6 +379,8 @@ std::uint64_t Worker::requeue_unacked(Link& link) {
   Ledger::Unacked unacked = link.ledger.take_unacked(link.conn->acked_bytes().value_or(0));
   link.target->sent_lines += unacked.delivered.lines;
   link.target->sent_bytes += unacked.delivered.bytes;
+  link.target->metrics.sent_lines->Increment(static_cast<double>(unacked.delivered.lines));
+  link.target->metrics.sent_bytes->Increment(static_cast<double>(unacked.delivered.bytes));
   std::int64_t bytes = static_cast<std::int64_t>(unacked.delivered.bytes);
   std::int64_t lines = static_cast<std::int64_t>(unacked.delivered.lines);
   std::uint64_t requeued = 0;
@@ -377,6 +392,7 @@ std::uint64_t Worker::requeue_unacked(Link& link) {
   count_ledger_change(-bytes, -lines);
   if (unacked.batches.empty()) return 0;
   link.target->resent_lines += requeued;
+  link.target->metrics.resent_lines->Increment(static_cast<double>(requeued));
   proxy_->requeue(std::move(unacked.batches));
   return requeued;
 }

@@ -53,6 +53,26 @@ std::variant<TargetAddress, std::string> parse_listen_address(std::string_view t
   return address;
 }
 
+std::variant<TargetAddress, std::string> parse_metrics_address(std::string_view text) {
+  auto bad = [&](std::string_view rule) {
+    return str_cat("bad metrics address \"", text, "\": ", rule);
+  };
+  if (text.starts_with('[')) return bad("IPv6 is not supported; use an IPv4 address or :PORT");
+  std::string copy(text);
+  if (copy.starts_with(':')) copy.insert(0, "0.0.0.0");
+  auto parsed = parse_listen_address(copy);
+  if (std::holds_alternative<std::string>(parsed)) {
+    return bad("expected IPv4:PORT or :PORT, with a port from 0 to 65535");
+  }
+  auto address = std::get<TargetAddress>(parsed);
+  if (address.host == "localhost") address.host = "127.0.0.1";
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.host.c_str(), &v4) != 1) {
+    return bad("the host must be an IPv4 address (or localhost, or empty for every interface)");
+  }
+  return address;
+}
+
 bool is_loopback_host(std::string_view host) {
   if (host == "localhost") return true;
   std::string h(host);

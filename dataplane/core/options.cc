@@ -120,6 +120,12 @@ Error validate(const Options& o) {
                      "-control-insecure");
     }
   }
+  if (o.metrics_addr != "off") {
+    auto parsed = parse_metrics_address(o.metrics_addr);
+    if (auto* e = std::get_if<std::string>(&parsed)) {
+      return str_cat("invalid value \"", o.metrics_addr, "\" for -metrics-addr: ", *e, " (or off)");
+    }
+  }
   return std::nullopt;
 }
 
@@ -197,6 +203,10 @@ ParsedOptions parse_options(std::span<const char* const> args) {
             text(o.control_client_ca));
   flags.add_bool("control-insecure", "Allow a non-loopback -control-addr without a token or mTLS",
                  boolean(o.control_insecure));
+  flags.add("metrics-addr", "host:port", ":9002",
+            "Prometheus metrics over HTTP at /metrics (IPv4:PORT or :PORT; port 0 picks a free "
+            "port and logs it); off disables it",
+            text(o.metrics_addr));
   flags.add("log-level", "level", "info", "error, warn, info or debug",
             [&](std::string_view v) -> Error {
               if (!parse_log_level(v, o.log_level)) return "must be error, warn, info or debug";

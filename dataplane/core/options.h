@@ -48,6 +48,9 @@ struct Options {
   std::string control_client_ca;
   bool control_insecure = false;
 
+  // Prometheus metrics over HTTP.
+  std::string metrics_addr = ":9002";  ///< "off" disables it; ":PORT" is every IPv4 interface.
+
   static constexpr int kMaxConnections = kMaxConnectionsPerTarget;
 
   bool tls_listen() const { return !tls_cert.empty(); }

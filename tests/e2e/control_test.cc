@@ -81,10 +81,11 @@ struct Lb {
   std::string log() const { return process->log(); }
 };
 
-// Starts json-tcp-lb on free ports; `args` come after the listen flags (and may override
-// -control-addr).
+// Starts json-tcp-lb on free ports (no metrics); `args` come after the listen flags (and may
+// override -control-addr).
 Lb start_lb(std::vector<std::string> args) {
-  args.insert(args.begin(), {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0"});
+  args.insert(args.begin(), {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+                             "-metrics-addr", "off"});
   Lb lb;
   lb.process = std::make_unique<ProxyProcess>(LB_BINARY, std::move(args));
   lb.data_port = logged_port(*lb.process, "json-tcp-lb listening on ");
@@ -400,8 +401,9 @@ TEST(Control, SecondInstanceCannotShareTheControlAddress) {
   Sink sink(sink_ports(1));
   Lb first = start_lb({"-target", address(sink.ports()[0])});
   ASSERT_NE(first.control_port, 0) << first.log();
-  ProxyProcess second(LB_BINARY, {"-addr", "127.0.0.1", "-port", "0", "-target",
-                                  address(sink.ports()[0]), "-control-addr", first.control()});
+  ProxyProcess second(LB_BINARY,
+                      {"-addr", "127.0.0.1", "-port", "0", "-target", address(sink.ports()[0]),
+                       "-control-addr", first.control(), "-metrics-addr", "off"});
   EXPECT_EQ(second.wait_exit(seconds(10)), 1) << second.log();
   EXPECT_NE(second.log().find("cannot serve the control API on " + first.control()),
             std::string::npos)
@@ -732,7 +734,7 @@ TEST(LbctlText, UsageErrorsInProcess) {
 
 TEST(ControlAuth, NonLoopbackWithoutTokenOrMtlsIsRefusedAtStart) {
   ProxyProcess refused(LB_BINARY, {"-addr", "127.0.0.1", "-port", "0", "-target", "127.0.0.1:9",
-                                   "-control-addr", "0.0.0.0:0"});
+                                   "-control-addr", "0.0.0.0:0", "-metrics-addr", "off"});
   EXPECT_EQ(refused.wait_exit(seconds(10)), 2) << refused.log();
   EXPECT_NE(refused.log().find("-control-addr"), std::string::npos) << refused.log();
   EXPECT_EQ(refused.log().find("listening on"), std::string::npos) << refused.log();
@@ -742,8 +744,9 @@ TEST(ControlAuth, NonLoopbackWithoutTokenOrMtlsIsRefusedAtStart) {
   const std::string token = write_file(dir, "token", "abc\n");
   for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
            {"-control-insecure"}, {"-control-token-file", token}}) {
-    std::vector<std::string> args = {"-addr",   "127.0.0.1",   "-port",         "0",
-                                     "-target", "127.0.0.1:9", "-control-addr", "0.0.0.0:0"};
+    std::vector<std::string> args = {"-addr",         "127.0.0.1",   "-port",         "0",
+                                     "-target",       "127.0.0.1:9", "-control-addr", "0.0.0.0:0",
+                                     "-metrics-addr", "off"};
     args.insert(args.end(), extra.begin(), extra.end());
     ProxyProcess allowed(LB_BINARY, args);
     EXPECT_TRUE(allowed.wait_for_log("control API listening on ", seconds(10))) << extra[0] << "\n"

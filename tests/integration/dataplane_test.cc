@@ -44,7 +44,8 @@ SinkOptions sink_ports(std::size_t n) {
 }
 
 std::unique_ptr<ProxyProcess> start_proxy(std::vector<std::string> args) {
-  args.insert(args.begin(), {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "off"});
+  args.insert(args.begin(),
+              {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "off", "-metrics-addr", "off"});
   return std::make_unique<ProxyProcess>(LB_BINARY, std::move(args));
 }
 
@@ -103,6 +104,7 @@ TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
                                          {{"-connections", "0"}, "-connections"},
                                          {{"-target", "nohost"}, "nohost"},
                                          {{"-tls-cert", "/nonexistent.pem"}, "-tls-cert"},
+                                         {{"-metrics-addr", "[::1]:0"}, "-metrics-addr"},
                                          {{"-bogus"}, "-bogus"}}) {
     ProxyProcess proxy(LB_BINARY, c.args);
     EXPECT_EQ(proxy.wait_exit(seconds(10)), 2) << c.args[0];
@@ -111,13 +113,42 @@ TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
   }
 }
 
+// The metrics port is taken: json-tcp-lb says so and exits 1 instead of running unobserved.
+TEST(DataPlane, MetricsAddressInUseExitsWithCode1) {
+  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(taken, 8), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string metrics = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+
+  ProxyProcess proxy(LB_BINARY, {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "off",
+                                 "-target", "127.0.0.1:9", "-metrics-addr", metrics});
+  EXPECT_EQ(proxy.wait_exit(seconds(10)), 1) << proxy.log();
+  ::close(taken);
+  EXPECT_NE(proxy.log().find("cannot serve metrics on " + metrics), std::string::npos)
+      << proxy.log();
+
+  // On a free port the log names the port actually bound.
+  ProxyProcess free_port(LB_BINARY, {"-addr", "127.0.0.1", "-port", "0", "-control-addr", "off",
+                                     "-target", "127.0.0.1:9", "-metrics-addr", "127.0.0.1:0"});
+  EXPECT_TRUE(free_port.wait_for_log("metrics listening on 127.0.0.1:", seconds(10)))
+      << free_port.log();
+  EXPECT_EQ(free_port.log().find("metrics listening on 127.0.0.1:0 "), std::string::npos)
+      << free_port.log();
+}
+
 TEST(DataPlane, HelpListsEveryFlagAndExitsZero) {
   ProxyProcess proxy(LB_BINARY, {"--help"});
   EXPECT_EQ(proxy.wait_exit(seconds(10)), 0);
   for (const char* flag :
        {"-addr", "-port", "-target", "-connections", "-tls-cert", "-tls-key", "-tls-target",
         "-tls-target-skip-verify", "-tls-target-ca", "-tls-client-ca", "-failback-interval",
-        "-read-buffer-bytes", "-max-line-bytes", "-queue-bytes", "-drain-timeout", "-log-level"}) {
+        "-read-buffer-bytes", "-max-line-bytes", "-queue-bytes", "-drain-timeout", "-metrics-addr",
+        "-log-level"}) {
     const std::string listed = std::string("\n  ") + flag;
     EXPECT_TRUE(proxy.log().find(listed + " ") != std::string::npos ||
                 proxy.log().find(listed + "\n") != std::string::npos)
@@ -165,8 +196,8 @@ TEST(DataPlane, HostnameAndIpv6Targets) {
   Sink v6(v6_options);
   const std::string targets =
       "localhost:" + std::to_string(v4.ports()[0]) + ",[::1]:" + std::to_string(v6.ports()[0]);
-  ProxyProcess proxy(LB_BINARY,
-                     {"-addr", "::1", "-port", "0", "-control-addr", "off", "-target", targets});
+  ProxyProcess proxy(LB_BINARY, {"-addr", "::1", "-port", "0", "-control-addr", "off",
+                                 "-metrics-addr", "off", "-target", targets});
   std::uint16_t port = proxy.wait_for_port();
   ASSERT_NE(port, 0) << proxy.log();
   ASSERT_TRUE(v6.wait_until([&] { return v6.connections(0) == 4; }, seconds(10))) << proxy.log();

@@ -186,6 +186,7 @@ class ControlClientTest(unittest.TestCase):
         cls.sink_b = TcpSink()
         cls.addClassCleanup(cls.sink_b.close)
         cls.lb = LbProcess(["-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+                            "-metrics-addr", "off",
                             "-target", cls.sink_a.address, "-connections", "2"])
         cls.addClassCleanup(cls.lb.stop)
         cls.control_port = cls.lb.wait_for_port("control API listening on ")

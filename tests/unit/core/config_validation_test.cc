@@ -67,6 +67,27 @@ TEST(ParseListenAddress, AllowsPortZero) {
   EXPECT_TRUE(std::holds_alternative<std::string>(parse_listen_address("host:99999")));
 }
 
+TEST(ParseMetricsAddress, AcceptsIpv4ColonPortAndPortZero) {
+  auto any = parse_metrics_address(":9002");
+  ASSERT_TRUE(std::holds_alternative<TargetAddress>(any));
+  EXPECT_EQ(std::get<TargetAddress>(any), (TargetAddress{"0.0.0.0", 9002}));
+  auto zero = parse_metrics_address("127.0.0.1:0");
+  ASSERT_TRUE(std::holds_alternative<TargetAddress>(zero));
+  EXPECT_EQ(std::get<TargetAddress>(zero), (TargetAddress{"127.0.0.1", 0}));
+  auto local = parse_metrics_address("localhost:9102");
+  ASSERT_TRUE(std::holds_alternative<TargetAddress>(local));
+  EXPECT_EQ(std::get<TargetAddress>(local), (TargetAddress{"127.0.0.1", 9102}));
+}
+
+TEST(ParseMetricsAddress, RefusesIpv6NamesAndBadPortsWithTheRule) {
+  for (const char* bad : {"[::1]:9002", "metrics.example:9002", "9002", ":", ":70000", "1.2.3:1"}) {
+    auto parsed = parse_metrics_address(bad);
+    ASSERT_TRUE(std::holds_alternative<std::string>(parsed)) << bad;
+    EXPECT_THAT(std::get<std::string>(parsed), HasSubstr(bad));
+  }
+  EXPECT_THAT(std::get<std::string>(parse_metrics_address("[::1]:9002")), HasSubstr("IPv6"));
+}
+
 TEST(IsLoopbackHost, KnowsLoopbackAddresses) {
   EXPECT_TRUE(is_loopback_host("127.0.0.1"));
   EXPECT_TRUE(is_loopback_host("127.8.9.10"));

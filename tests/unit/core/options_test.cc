@@ -467,6 +467,19 @@ TEST(OptionsControlTest, BadControlAddressIsNamed) {
   EXPECT_NE(p.message.find("-control-addr"), std::string::npos) << p.message;
 }
 
+TEST(OptionsMetricsTest, DefaultPortOffAndBadValues) {
+  EXPECT_EQ(parse_options({}).options.metrics_addr, ":9002");
+  const char* off[] = {"-metrics-addr", "off"};
+  EXPECT_EQ(parse_options(off).options.metrics_addr, "off");
+  const char* zero[] = {"-metrics-addr", "127.0.0.1:0"};
+  EXPECT_EQ(parse_options(zero).kind, ParsedOptions::Kind::kRun) << parse_options(zero).message;
+  const char* bad[] = {"-metrics-addr", "[::1]:9002"};
+  ParsedOptions p = parse_options(bad);
+  EXPECT_EQ(p.kind, ParsedOptions::Kind::kError);
+  EXPECT_NE(p.message.find("-metrics-addr"), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("[::1]:9002"), std::string::npos) << p.message;
+}
+
 TEST(OptionsControlTest, ClientCaNeedsACertificate) {
   const std::string file = some_file();
   const char* ca_only[] = {"-control-client-ca", file.c_str()};
