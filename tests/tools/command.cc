@@ -37,6 +37,8 @@ CommandResult run_command(const std::string& binary, const std::vector<std::stri
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  // Nothing else of ours (Asio's sockets are not O_CLOEXEC): see ProxyProcess.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   std::vector<std::string> argv_storage;
   argv_storage.push_back(binary);
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
