@@ -190,17 +190,31 @@ TEST(DataPlane, FiftyConcurrentClients) {
 
 // Targets given as a host name and as a bracketed IPv6 literal; clients over IPv6 too.
 TEST(DataPlane, HostnameAndIpv6Targets) {
-  Sink v4(sink_ports(1));
   SinkOptions v6_options = sink_ports(1);
   v6_options.host = "::1";
   Sink v6(v6_options);
+  // 127.0.0.1 and ::1 are separate addresses, so port 0 may hand both sinks the same number;
+  // then "localhost" (which may resolve to ::1 first) would reach the wrong one. Bind the IPv4
+  // sink to another port explicitly.
+  SinkOptions v4_options = sink_ports(1);
+  v4_options.listen = {HostPort{"127.0.0.1", static_cast<std::uint16_t>(v6.ports()[0] + 1)}};
+  std::unique_ptr<Sink> v4_holder;
+  try {
+    v4_holder = std::make_unique<Sink>(v4_options);
+  } catch (const std::system_error&) {
+    v4_holder = std::make_unique<Sink>(sink_ports(1));  // that port was taken: any other
+  }
+  ASSERT_NE(v4_holder->ports()[0], v6.ports()[0]);
+  Sink& v4 = *v4_holder;
   const std::string targets =
       "localhost:" + std::to_string(v4.ports()[0]) + ",[::1]:" + std::to_string(v6.ports()[0]);
   ProxyProcess proxy(LB_BINARY, {"-addr", "::1", "-port", "0", "-control-addr", "off",
                                  "-metrics-addr", "off", "-target", targets});
   std::uint16_t port = proxy.wait_for_port();
   ASSERT_NE(port, 0) << proxy.log();
-  ASSERT_TRUE(v6.wait_until([&] { return v6.connections(0) == 4; }, seconds(10))) << proxy.log();
+  ASSERT_TRUE(
+      v6.wait_until([&] { return v6.connections(0) == 4 && v4.connections(0) == 4; }, seconds(10)))
+      << proxy.log();
   auto o = load(port, "v6", 4, 5'000);
   o.host = "::1";
   ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
@@ -209,8 +223,8 @@ TEST(DataPlane, HostnameAndIpv6Targets) {
   Report b = v6.verifier().report("v6", 4, 5'000);
   EXPECT_EQ(a.ok + b.ok, 20'000u) << a.to_string() << " / " << b.to_string();
   EXPECT_EQ(a.duplicate + b.duplicate + a.malformed + b.malformed, 0u);
-  EXPECT_GT(a.ok, 0u);
-  EXPECT_GT(b.ok, 0u);
+  EXPECT_GT(a.ok, 0u) << proxy.log();
+  EXPECT_GT(b.ok, 0u) << proxy.log();
 }
 
 TEST(DataPlane, ClientWithoutFinalNewlineGetsOneAppended) {
