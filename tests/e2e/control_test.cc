@@ -26,6 +26,7 @@
 #include "cli/table.h"
 #include "jsontcplb/v1/control.pb.h"
 #include "tests/tools/command.h"
+#include "tests/tools/delivery.h"
 #include "tests/tools/load_gen.h"
 #include "tests/tools/process.h"
 #include "tests/tools/sink.h"
@@ -164,22 +165,6 @@ LoadGenOptions paced_load(std::uint16_t port, std::string run, std::uint32_t con
   o.line_size = 150;
   o.rate_lines_per_sec = lines_per_sec;
   return o;
-}
-
-// Every line of one run exactly once; lines of other runs at the same sink are ignored.
-bool delivered_once(const Report& r, const LoadGenOptions& o) {
-  return r.ok == o.connections * o.lines_per_connection && r.missing == 0 && r.duplicate == 0 &&
-         r.malformed == 0;
-}
-
-// Waits until every line of the run arrived (or the timeout passed); the report.
-Report wait_for_run(const Sink& sink, const LoadGenOptions& o) {
-  sink.wait_until(
-      [&] {
-        return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection).missing == 0;
-      },
-      kDeliveryTimeout);
-  return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
 }
 
 std::string sink_counts(const Sink& sink) {

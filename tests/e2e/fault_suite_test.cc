@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "tests/tools/command.h"
+#include "tests/tools/delivery.h"
 #include "tests/tools/host_port.h"
 #include "tests/tools/line_format.h"
 #include "tests/tools/load_gen.h"
@@ -279,19 +280,6 @@ Tally wait_for_delivery(const Sink& sink, const std::vector<Expected>& groups,
       [&] { return sink.total_lines() >= want && tally(sink.verifier(), groups).missing == 0; },
       timeout);
   return tally(sink.verifier(), groups);
-}
-
-// After the proxy exited: the sink has read every byte its kernel acknowledged once the proxy's
-// connections are closed on its side too.
-bool sink_read_everything(const Sink& sink) {
-  return sink.wait_until(
-      [&] {
-        for (std::size_t i = 0; i < sink.port_count(); ++i) {
-          if (sink.connections(i) != 0) return false;
-        }
-        return true;
-      },
-      seconds(30));
 }
 
 std::uint64_t cut_lines(const Sink& sink) {
@@ -555,7 +543,7 @@ TEST(FaultSuite, SlowTargetKilledLosesAtMostItsReceiveBuffer) {
   // A drained exit means the proxy holds nothing any more: the count is final.
   proxy->signal(SIGTERM);
   EXPECT_EQ(proxy->wait_exit(kExitTimeout), 0) << proxy->log();
-  ASSERT_TRUE(sink_read_everything(fast));
+  ASSERT_TRUE(wait_until_sink_drained(fast));
   const Tally t = tally(combined.verifier(), {expected_of(o)});
   print_summary(2, "slow target SIGKILL", sent.lines, t, cut_lines(fast),
                 "recv_q_at_kill=" + std::to_string(recv_q) + "B in " + std::to_string(connections) +
@@ -738,7 +726,7 @@ TEST(FaultSuite, SigtermUnderLoadDeliversEverythingRead) {
   EXPECT_EQ(proxy->wait_exit(kExitTimeout), 0) << proxy->log();
 
   // Exited: whatever it read was acknowledged by the sink's kernel.
-  ASSERT_TRUE(sink_read_everything(sink));
+  ASSERT_TRUE(wait_until_sink_drained(sink));
   const Tally t = tally(sink.verifier(), {expected_of(o)});
   const auto done = log_line_with(proxy->log(), {"shutdown complete"});
   ASSERT_TRUE(done.has_value()) << proxy->log();

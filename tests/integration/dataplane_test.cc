@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/delivery.h"
 #include "tests/tools/load_gen.h"
 #include "tests/tools/process.h"
 #include "tests/tools/sink.h"
@@ -58,35 +59,6 @@ LoadGenOptions load(std::uint16_t port, std::string run, std::uint32_t connectio
   o.lines_per_connection = lines;
   o.line_size = size;
   return o;
-}
-
-// Waits until every line of the run has arrived at least once (or the timeout passes) and
-// returns the report.
-Report wait_for_run(const Sink& sink, const LoadGenOptions& o) {
-  sink.wait_until(
-      [&] {
-        return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection).missing == 0;
-      },
-      kDeliveryTimeout);
-  return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
-}
-
-// After the proxy exited: its connections are closed once the sink has read every byte
-// its kernel acknowledged.
-bool sink_read_everything(const Sink& sink) {
-  return sink.wait_until(
-      [&] {
-        for (std::size_t i = 0; i < sink.port_count(); ++i) {
-          if (sink.connections(i) != 0) return false;
-        }
-        return true;
-      },
-      seconds(30));
-}
-
-// Every line of a run exactly once; lines of other runs at the same sink are ignored.
-bool delivered_once(const Report& r, std::uint64_t lines) {
-  return r.ok == lines && r.missing == 0 && r.duplicate == 0 && r.malformed == 0;
 }
 
 std::string temp_dir() {
@@ -264,7 +236,7 @@ TEST(DataPlane, TargetDownAtStartThenFailbackWhenItReturns) {
   auto second = load(port, "after", 4, 10'000);
   ASSERT_EQ(run_load_gen(second).failed_connections, 0u);
   Report r2 = wait_for_run(sink, second);
-  EXPECT_TRUE(delivered_once(r2, 40'000)) << r2.to_string();
+  EXPECT_TRUE(delivered_once(r2, second)) << r2.to_string();
   EXPECT_GT(sink.lines(1), 0u);
 }
 
@@ -319,7 +291,7 @@ TEST(DataPlane, TargetThatStopsReadingIsFailedByWriteTimeout) {
   // A drained exit means every line read was acknowledged by some target.
   proxy->signal(SIGTERM);
   EXPECT_EQ(proxy->wait_exit(seconds(30)), 0) << proxy->log();
-  ASSERT_TRUE(sink_read_everything(sink));
+  ASSERT_TRUE(wait_until_sink_drained(sink));
   Report r = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
   ::close(stuck);
   EXPECT_EQ(r.duplicate + r.malformed, 0u) << r.to_string();
@@ -344,7 +316,7 @@ TEST(DataPlane, SigtermDuringTrafficDeliversEverythingRead) {
   ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
   EXPECT_EQ(proxy->wait_exit(seconds(60)), 0) << proxy->log();
   // The process has exited, so everything it read was acknowledged by the sink's kernel.
-  ASSERT_TRUE(sink_read_everything(sink));
+  ASSERT_TRUE(wait_until_sink_drained(sink));
   Report r = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
   EXPECT_TRUE(r.exactly_once()) << r.to_string();
   EXPECT_NE(proxy->log().find("shutdown complete"), std::string::npos);
@@ -371,7 +343,7 @@ TEST(DataPlane, DrainTimeoutCutsIdleClientAndDeliversItsLines) {
   proxy->signal(SIGTERM);
   EXPECT_EQ(proxy->wait_exit(seconds(30)), 0) << proxy->log();
   ::close(fd);
-  ASSERT_TRUE(sink_read_everything(sink));
+  ASSERT_TRUE(wait_until_sink_drained(sink));
   EXPECT_EQ(sink.received_lines(), (std::vector<std::string>{"first", "second", "unterminated"}));
   EXPECT_NE(proxy->log().find("drain timeout"), std::string::npos) << proxy->log();
 }

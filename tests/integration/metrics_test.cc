@@ -19,6 +19,7 @@
 
 #include "dataplane/buffered_histogram.h"
 #include "dataplane/proxy.h"
+#include "tests/tools/delivery.h"
 #include "tests/tools/load_gen.h"
 #include "tests/tools/sink.h"
 
@@ -199,15 +200,6 @@ lbtest::LoadGenOptions load(std::uint16_t port, std::string run, std::uint32_t c
   return o;
 }
 
-lbtest::Report wait_for_run(const lbtest::Sink& sink, const lbtest::LoadGenOptions& o) {
-  sink.wait_until(
-      [&] {
-        return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection).missing == 0;
-      },
-      kWait);
-  return sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
-}
-
 // Everything received was acknowledged by a target and nothing is queued or in flight.
 bool settled(const Snapshot& s) {
   return s.get("jsontcplb_sent_lines_total") >= s.get("jsontcplb_received_lines_total") &&
@@ -235,7 +227,7 @@ TEST(Metrics, CountersAgreeWithWhatTheTargetsReceived) {
   const std::uint64_t n = 2 * 25'000;
   lbtest::LoadGenResult sent = lbtest::run_load_gen(o);
   ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
-  lbtest::Report report = wait_for_run(sink, o);
+  lbtest::Report report = lbtest::wait_for_run(sink, o, kWait);
   ASSERT_TRUE(report.exactly_once()) << report.to_string();
   ASSERT_TRUE(lb.wait_for(settled)) << "never settled";
 
@@ -317,7 +309,7 @@ TEST(Metrics, ResentLinesExplainSentBeyondReceivedAfterATargetDies) {
   ASSERT_TRUE(sink.close_port(0, /*abort=*/true));
   lbtest::LoadGenResult sent = run.get();
   ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
-  lbtest::Report report = wait_for_run(sink, o);
+  lbtest::Report report = lbtest::wait_for_run(sink, o, kWait);
   ASSERT_TRUE(report.at_least_once()) << report.to_string();
   ASSERT_TRUE(lb.wait_for([](const Snapshot& s) {
     return settled(s) && s.get("jsontcplb_worker_connections", {{"state", "connected"}}) == 4;
@@ -401,7 +393,7 @@ TEST(Metrics, TargetSeriesFollowTheTargetList) {
   EXPECT_FALSE(lb.snapshot().any_series_with("target", a));
   auto o = load(lb.port(), "after-remove", 1, 10'000);
   ASSERT_EQ(lbtest::run_load_gen(o).failed_connections, 0u);
-  ASSERT_TRUE(wait_for_run(sink, o).exactly_once());
+  ASSERT_TRUE(lbtest::wait_for_run(sink, o, kWait).exactly_once());
   ASSERT_TRUE(lb.wait_for([&](const Snapshot& s) {
     return settled(s) && s.get("jsontcplb_config_generation") == 3 &&
            s.get("jsontcplb_worker_connections") == 2;
