@@ -67,6 +67,29 @@ std::string temp_dir() {
   return pattern;
 }
 
+// A plain client socket connected to the proxy on 127.0.0.1 (-1 on failure).
+int connect_client(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n <= 0) return false;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
 TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
   struct Case {
     std::vector<std::string> args;
@@ -331,12 +354,8 @@ TEST(DataPlane, DrainTimeoutCutsIdleClientAndDeliversItsLines) {
   auto proxy = start_proxy({"-target", target_list(sink), "-drain-timeout", "300ms"});
   std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_client(port);
+  ASSERT_GE(fd, 0);
   const std::string text = "first\nsecond\nunterminated";
   ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   ASSERT_TRUE(sink.wait_for_total_lines(2, seconds(10)));
@@ -346,6 +365,54 @@ TEST(DataPlane, DrainTimeoutCutsIdleClientAndDeliversItsLines) {
   ASSERT_TRUE(wait_until_sink_drained(sink));
   EXPECT_EQ(sink.received_lines(), (std::vector<std::string>{"first", "second", "unterminated"}));
   EXPECT_NE(proxy->log().find("drain timeout"), std::string::npos) << proxy->log();
+}
+
+// Lines are opaque bytes: CRLF, NUL, invalid UTF-8 and control characters arrive unchanged.
+TEST(DataPlane, ArbitraryBytesInsideLinesPassThroughUntouched) {
+  SinkOptions options = sink_ports(1);
+  options.keep_lines = true;
+  Sink sink(options);
+  auto proxy = start_proxy({"-target", target_list(sink), "-connections", "1"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  const std::vector<std::string> lines = {std::string("crlf\r"),
+                                          std::string("nul\0inside", 11),
+                                          std::string("\xff\xfe\xc3("),
+                                          std::string("\x01\x1b[31m\t"),
+                                          std::string(""),
+                                          std::string("{\"ok\":true}")};
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  int fd = connect_client(port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, text));
+  ::close(fd);
+  ASSERT_TRUE(sink.wait_for_total_lines(lines.size(), seconds(10))) << proxy->log();
+  EXPECT_EQ(sink.received_lines(), lines);
+}
+
+// With no target reachable the drain cannot finish; a second SIGTERM exits at once and says
+// what was not delivered.
+TEST(DataPlane, SecondSignalExitsAtOnceAndReportsWhatWasNotDelivered) {
+  Sink sink(sink_ports(1));
+  const std::string target = target_list(sink);
+  ASSERT_TRUE(sink.close_port(0, false));
+  auto proxy = start_proxy({"-target", target, "-connections", "1"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  int fd = connect_client(port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_all(fd, "one\ntwo\nthree\n"));
+  ::close(fd);
+  ASSERT_TRUE(proxy->wait_for_log("closed the connection after 3 lines", seconds(10)))
+      << proxy->log();
+  proxy->signal(SIGTERM);
+  ASSERT_TRUE(proxy->wait_for_log("all clients closed; delivering 3 queued", seconds(10)))
+      << proxy->log();
+  proxy->signal(SIGTERM);
+  EXPECT_EQ(proxy->wait_exit(seconds(10)), 1) << proxy->log();
+  EXPECT_NE(proxy->log().find("not delivered: 3 lines (14 bytes)"), std::string::npos)
+      << proxy->log();
 }
 
 class DataPlaneTls : public ::testing::Test {
