@@ -14,9 +14,9 @@ DEPS := cmake g++ make ccache pkg-config \
         libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
         libboost1.81-dev libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev \
         openssl netcat-openbsd iproute2 procps util-linux \
-        prometheus python3-grpcio yamllint
+        prometheus python3-grpcio yamllint haproxy
 
-.PHONY: all deps configure build run test clean format
+.PHONY: all deps configure build run test bench clean format
 
 all: build
 
@@ -45,6 +45,13 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600 -j$(JOBS)
+
+# Throughput and latency: direct, json-tcp-lb and HAProxy on loopback (a few minutes).
+# Table on stdout, JSON in $(BUILD)/bench/results.json. BENCH_ARGS=--latency: latency only;
+# --help for the rest.
+BENCH_ARGS ?=
+bench: build
+	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -121,12 +121,19 @@ class Generator {
   }
   /// The next chunk of whole lines and the number of lines in it.
   std::string_view next(std::uint64_t& lines) {
-    chunk_.clear();
     lines = std::min(lines_per_chunk_, options_.lines_per_connection - next_seq_);
+    if (repeatable_ && options_.final_newline) {
+      next_seq_ += lines;
+      return std::string_view(chunk_).substr(0, lines * options_.line_size);
+    }
+    chunk_.clear();
     for (std::uint64_t i = 0; i < lines; ++i) {
       append_line(chunk_, options_.run_id, stream_, next_seq_++, options_.line_size,
                   options_.stamp_time ? realtime_ns() : 0);
     }
+    // Every line of exactly line_size bytes: a prefix of this chunk is whole lines too.
+    repeatable_ = options_.repeat_chunk && !options_.stamp_time &&
+                  chunk_.size() == lines * options_.line_size;
     if (done() && !options_.final_newline) chunk_.pop_back();
     return chunk_;
   }
@@ -138,6 +145,7 @@ class Generator {
   double rate_ = 0;
   std::uint64_t next_seq_ = 0;
   std::string chunk_;
+  bool repeatable_ = false;  // chunk_ holds lines_per_chunk_ lines to send again
 };
 
 template <typename Stream>

@@ -21,6 +21,9 @@ struct LoadGenOptions {
   std::string tls_ca;            ///< PEM CA file; empty = the system's trust store.
   bool tls_skip_verify = false;  ///< Accept any server certificate.
   bool stamp_time = false;       ///< ts = CLOCK_REALTIME in ns when the line is generated.
+  /// Benchmarks: format the first chunk of lines once and send it again and again (so the
+  /// generator is not the bottleneck). Lines repeat, so a verifying sink reports duplicates.
+  bool repeat_chunk = false;
   std::chrono::milliseconds connect_timeout{5000};  ///< TCP connect plus TLS handshake.
   /// After the last line: half-close, then wait this long for the peer to close (so its
   /// reader has seen everything) before closing anyway. Not a failure when it expires.

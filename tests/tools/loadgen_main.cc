@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
                   flags::boolean(options.tls_skip_verify));
   parser.add_bool("stamp-time", "put CLOCK_REALTIME nanoseconds into the ts field",
                   flags::boolean(options.stamp_time));
+  parser.add_bool("repeat-chunk",
+                  "benchmarks: format one chunk of lines and resend it (lines repeat; the "
+                  "generator stops being the bottleneck)",
+                  flags::boolean(options.repeat_chunk));
   parser.add("connect-timeout", "DURATION", "5s", "TCP connect plus TLS handshake",
              flags::duration(options.connect_timeout));
   parser.add("close-timeout", "DURATION", "5s",

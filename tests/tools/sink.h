@@ -23,6 +23,9 @@ struct SinkOptions {
   std::uint64_t rate_bytes_per_sec = 0;  ///< Per connection read rate limit, 0 = unlimited.
   int rcvbuf = 0;                        ///< SO_RCVBUF for accepted sockets, 0 = default.
   bool keep_lines = false;               ///< Keep a copy of every line (small tests only).
+  /// False: only count lines ('\n's), skip the Verifier (benchmarks, where parsing every
+  /// line would make the sink the bottleneck).
+  bool verify = true;
   /// Called on the sink's thread for every complete line (without '\n'). It must not call
   /// back into the Sink's blocking methods (close_port, reopen_port).
   std::function<void(std::size_t port_index, std::uint16_t port, std::string_view line)> on_line;
@@ -58,6 +61,9 @@ class Sink {
   std::uint64_t cut_lines(std::size_t port_index) const;
   std::uint64_t total_lines() const;
   std::uint64_t total_bytes() const;
+  /// CLOCK_REALTIME nanoseconds of the first and the latest read that returned data (0: none).
+  std::uint64_t first_byte_unix_ns() const;
+  std::uint64_t last_byte_unix_ns() const;
 
   /// Waits until total_lines() >= n; false on timeout.
   bool wait_for_total_lines(std::uint64_t n, std::chrono::milliseconds timeout) const;

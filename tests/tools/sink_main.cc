@@ -1,14 +1,19 @@
 // lb-sink: a verifying line sink for demos, scripts and benchmarks.
+#include <time.h>
+
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <span>
 
 #include "dataplane/core/str_cat.h"
 #include "tests/tools/flag_setters.h"
 #include "tests/tools/json_quote.h"
+#include "tests/tools/line_format.h"
 #include "tests/tools/sink.h"
 
 namespace {
@@ -28,6 +33,41 @@ struct Expectation {
   std::uint64_t lines = 0;
 };
 
+// Receive time minus the ts stamped by `lb-loadgen -stamp-time`, per line. Added on the sink's
+// thread, reported from main's, hence the mutex.
+struct LatencySamples {
+  std::mutex mu;
+  std::vector<std::int64_t> ns;
+  std::uint64_t unstamped = 0;
+
+  void add(std::string_view line) {
+    const auto id = lbtest::parse_line(line);
+    if (!id || id->ts_ns == 0) {
+      std::lock_guard lock(mu);
+      ++unstamped;
+      return;
+    }
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = std::int64_t(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+    std::lock_guard lock(mu);
+    ns.push_back(now_ns - std::int64_t(id->ts_ns));
+  }
+
+  std::string to_json() {
+    std::lock_guard lock(mu);
+    std::sort(ns.begin(), ns.end());
+    auto at = [&](double q) -> std::int64_t {
+      if (ns.empty()) return 0;
+      return ns[std::min(ns.size() - 1, static_cast<std::size_t>(q * double(ns.size())))];
+    };
+    return str_cat("{\"count\":", ns.size(), ",\"unstamped\":", unstamped,
+                   ",\"min_ns\":", ns.empty() ? 0 : ns.front(), ",\"p50_ns\":", at(0.50),
+                   ",\"p90_ns\":", at(0.90), ",\"p99_ns\":", at(0.99), ",\"p999_ns\":", at(0.999),
+                   ",\"max_ns\":", ns.empty() ? 0 : ns.back(), "}");
+  }
+};
+
 std::string progress_line(const lbtest::Sink& sink) {
   std::string line = str_cat("progress lines=", sink.total_lines(), " bytes=", sink.total_bytes());
   const std::vector<std::uint16_t> ports = sink.ports();
@@ -39,7 +79,7 @@ std::string progress_line(const lbtest::Sink& sink) {
 }
 
 std::string final_report(const lbtest::Sink& sink, const std::vector<lbtest::HostPort>& listen,
-                         const std::optional<Expectation>& expect) {
+                         const std::optional<Expectation>& expect, LatencySamples* latency) {
   std::string json = "{\"ports\":[";
   const std::vector<std::uint16_t> ports = sink.ports();
   for (std::size_t i = 0; i < ports.size(); ++i) {
@@ -48,7 +88,10 @@ std::string final_report(const lbtest::Sink& sink, const std::vector<lbtest::Hos
                ",\"lines\":", sink.lines(i), ",\"bytes\":", sink.bytes(i),
                ",\"accepted\":", sink.accepted(i), ",\"cut_lines\":", sink.cut_lines(i), "}");
   }
-  str_append(json, "],\"lines\":", sink.total_lines(), ",\"bytes\":", sink.total_bytes());
+  str_append(json, "],\"lines\":", sink.total_lines(), ",\"bytes\":", sink.total_bytes(),
+             ",\"first_byte_unix_ns\":", sink.first_byte_unix_ns(),
+             ",\"last_byte_unix_ns\":", sink.last_byte_unix_ns());
+  if (latency != nullptr) str_append(json, ",\"latency\":", latency->to_json());
   // Lines are checked against the load generator's format only when a run is expected; any
   // other text (the `make run` demo) is not "malformed".
   if (expect) {
@@ -87,6 +130,8 @@ int main(int argc, char** argv) {
   lbtest::SinkOptions options;
   std::chrono::milliseconds report_interval = std::chrono::seconds(1);
   bool print_lines = false;
+  bool measure_latency = false;
+  bool no_verify = false;
   Expectation expect;
   jsontcplb::FlagParser parser;
   parser.add("listen", "HOST:PORT", "127.0.0.1:0", "address to listen on (port 0: any); repeatable",
@@ -105,6 +150,14 @@ int main(int argc, char** argv) {
              flags::bytes(options.rcvbuf));
   parser.add_bool("print-lines", "print every line as \"[PORT] line\"",
                   flags::boolean(print_lines));
+  parser.add_bool("no-verify",
+                  "only count lines and bytes, do not parse them (benchmarks; no \"verify\" "
+                  "in the report)",
+                  flags::boolean(no_verify));
+  parser.add_bool("latency",
+                  "report p50/p99/max of receive time minus the ts of -stamp-time lines "
+                  "(CLOCK_REALTIME)",
+                  flags::boolean(measure_latency));
   parser.add("report-interval", "DURATION", "1s", "progress line on stderr this often (0: never)",
              flags::duration(report_interval));
   parser.add("expect-run", "R", "", "verify lines of run R (with -expect-streams, -expect-lines)",
@@ -129,12 +182,18 @@ int main(int argc, char** argv) {
     std::cerr << "lb-sink: " << problem << "\n" << parser.usage("lb-sink", kSummary);
     return 2;
   }
+  options.verify = !no_verify;
   if (options.listen.empty()) options.listen.push_back(HostPort{"127.0.0.1", 0});
-  if (print_lines) {
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a demo wants each line at once
-    options.on_line = [](std::size_t, std::uint16_t port, std::string_view line) {
-      const std::string text = str_cat("[", port, "] ", line, "\n");
-      std::fwrite(text.data(), 1, text.size(), stdout);
+  LatencySamples latency;
+  if (print_lines) std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a demo wants each line at once
+  if (print_lines || measure_latency) {
+    options.on_line = [&latency, print_lines, measure_latency](std::size_t, std::uint16_t port,
+                                                               std::string_view line) {
+      if (measure_latency) latency.add(line);
+      if (print_lines) {
+        const std::string text = str_cat("[", port, "] ", line, "\n");
+        std::fwrite(text.data(), 1, text.size(), stdout);
+      }
     };
   }
 
@@ -164,7 +223,8 @@ int main(int argc, char** argv) {
   io.run();
 
   std::optional<Expectation> verify;
-  if (!expect.run.empty()) verify = expect;
-  std::cout << final_report(*sink, options.listen, verify) << std::flush;
+  if (!expect.run.empty() && options.verify) verify = expect;
+  std::cout << final_report(*sink, options.listen, verify, measure_latency ? &latency : nullptr)
+            << std::flush;
   return 0;
 }

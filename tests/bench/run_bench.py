@@ -1,0 +1,414 @@
+#!/usr/bin/python3
+"""make bench: throughput and latency of direct, json-tcp-lb and HAProxy on loopback.
+
+Every run starts a fresh lb-sink (1 port direct, 2 ports behind a proxy) and a fresh proxy,
+sends a fixed number of lines with lb-loadgen, waits until the sink has every byte, then stops
+both. Throughput is the sink's received bytes over the time from its first to its last received
+byte (end to end: through the proxy into the sinks). A run whose sink did not get every line
+exactly once (the sink's verifier) is marked failed. Standard library only.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def vm_hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class SinkProc:
+    """lb-sink with N ports; watches its progress lines to know when every byte arrived."""
+
+    def __init__(self, bin_dir, ports, run_id, streams, lines, latency=False, verify=True):
+        args = [os.path.join(bin_dir, "tests/tools/lb-sink")]
+        for _ in range(ports):
+            args += ["-listen", f"{HOST}:0"]
+        args += ["-report-interval", "50ms", "-expect-run", run_id,
+                 "-expect-streams", str(streams), "-expect-lines", str(lines)]
+        if latency:
+            args.append("-latency")
+        if not verify:
+            args.append("-no-verify")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.addresses = [self.proc.stdout.readline().split()[1] for _ in range(ports)]
+        self.bytes = 0
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read_progress, daemon=True)
+        self.reader.start()
+
+    def _read_progress(self):
+        pattern = re.compile(r"^progress lines=(\d+) bytes=(\d+)")
+        for line in self.proc.stderr:
+            m = pattern.match(line)
+            if m:
+                with self.cond:
+                    self.bytes = int(m.group(2))
+                    self.cond.notify_all()
+
+    def wait_bytes(self, expected, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.bytes < expected:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return False
+                self.cond.wait(left)
+        return True
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=30)
+        for line in out.splitlines():
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError("lb-sink printed no report")
+
+
+class Proxy:
+    """json-tcp-lb or HAProxy in front of the sink's ports; None for direct."""
+
+    def __init__(self, kind, bin_dir, targets, tmpdir):
+        self.kind = kind
+        self.port = free_port()
+        self.log = open(os.path.join(tmpdir, f"{kind}.log"), "w")
+        if kind == "json-tcp-lb":
+            args = [os.path.join(bin_dir, "dataplane/json-tcp-lb"), "-addr", HOST,
+                    "-port", str(self.port), "-target", ",".join(targets),
+                    "-connections", "4", "-control-addr", "off", "-metrics-addr", "off",
+                    "-log-level", "warn"]
+        else:
+            cfg = os.path.join(tmpdir, "haproxy.cfg")
+            servers = "\n".join(f"    server s{i} {t}" for i, t in enumerate(targets))
+            # High, but within the file-descriptor limit (HAProxy refuses to start otherwise).
+            import resource
+            maxconn = max(256, min(10000, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64) // 2))
+            with open(cfg, "w") as f:
+                f.write(f"""global
+    maxconn {maxconn}
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind {HOST}:{self.port}
+    maxconn {maxconn}
+    default_backend be
+backend be
+    balance roundrobin
+{servers}
+""")
+            args = [HAPROXY, "-db", "-f", cfg]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_listening(self.port, self.proc):
+            self.stop()
+            raise RuntimeError(f"{kind} did not start listening (log: {self.log.name})")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False):
+    lines = max(1, total_bytes // size // conns)
+    expected = lines * conns * size
+    run_id = f"b{os.getpid()}"
+    # Parsing every line would make the sink the bottleneck of the throughput runs: they count
+    # bytes and lines only (unless --verify); latency runs always verify every line.
+    verify = latency or opts.verify
+    sink = SinkProc(opts.build, 1 if mode == "direct" else 2, run_id, conns, lines, latency,
+                    verify)
+    proxy = None
+    result = {"mode": mode, "connections": conns, "size": size, "ok": False,
+              "expected_bytes": expected}
+    try:
+        if mode == "direct":
+            target = sink.addresses[0]
+        else:
+            proxy = Proxy(mode, opts.build, sink.addresses, tmpdir)
+            target = f"{HOST}:{proxy.port}"
+            cpu0 = cpu_seconds(proxy.proc.pid)
+        args = [os.path.join(opts.build, "tests/tools/lb-loadgen"), "-target", target,
+                "-connections", str(conns), "-lines", str(lines), "-size", str(size),
+                "-run-id", run_id]
+        if rate:
+            args += ["-rate", str(rate)]
+        if latency:
+            args.append("-stamp-time")
+        if not verify:
+            args.append("-repeat-chunk")  # format one chunk, resend it: the generator keeps up
+        gen = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        try:
+            result["loadgen"] = json.loads(gen.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            result["error"] = f"lb-loadgen: {gen.stderr.strip()[:300]}"
+        arrived = sink.wait_bytes(expected, timeout=60)
+        if proxy is not None:
+            result["proxy_cpu_s"] = cpu_seconds(proxy.proc.pid) - cpu0
+            result["proxy_peak_rss_kb"] = vm_hwm_kb(proxy.proc.pid)
+    finally:
+        report = sink.stop()
+        if proxy is not None:
+            proxy.stop()
+    got = report["bytes"]
+    verify = report.get("verify", {})
+    result["verified_lines"] = "verify" in report
+    span = (report["last_byte_unix_ns"] - report["first_byte_unix_ns"]) / 1e9
+    result.update({
+        "sink_bytes": got, "sink_lines": report["lines"], "seconds": span,
+        "mb_per_s": got / span / 1e6 if span > 0 else 0.0,
+        "lines_per_s": report["lines"] / span if span > 0 else 0.0,
+        "verify": verify,
+    })
+    if "latency" in report:
+        result["latency"] = report["latency"]
+    if proxy is not None and got:
+        result["proxy_cpu_s_per_gb"] = result["proxy_cpu_s"] / (got / 1e9)
+    problems = []
+    if gen.returncode != 0:
+        problems.append(f"lb-loadgen exit {gen.returncode}")
+    if not arrived or got != expected:
+        problems.append(f"sink got {got} of {expected} bytes")
+    if report["lines"] != lines * conns:
+        problems.append(f"sink got {report['lines']} of {lines * conns} lines")
+    if "verify" in report and (verify.get("ok") != lines * conns or any(
+            verify.get(k, 0) for k in ("duplicate", "malformed", "missing", "unexpected"))):
+        problems.append(f"verify {verify}")
+    if problems:
+        result["error"] = "; ".join(problems)
+    else:
+        result["ok"] = True
+    return result
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def fmt(v, spec):
+    if v is None:
+        width = re.match(r"\d*", spec).group(0)
+        return format("-", f">{width}")
+    return format(v, spec)
+
+
+def throughput(opts, modes, tmpdir):
+    cells = []
+    for size in (64, 200):
+        for conns in (1, 4):
+            total = opts.mb_200 * 10**6 if size == 200 else opts.mb_64 * 10**6
+            for mode in modes:
+                runs = []
+                for rep in range(opts.reps):
+                    try:
+                        r = one_run(opts, mode, conns, size, total, tmpdir)
+                    except Exception as e:  # a run that cannot run is reported, not fatal
+                        r = {"mode": mode, "connections": conns, "size": size, "ok": False,
+                             "error": str(e)}
+                    runs.append(r)
+                    status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
+                    print(f"  {mode:12} C={conns} size={size:3} rep {rep + 1}: "
+                          f"{fmt(r.get('mb_per_s'), '8.0f')} MB/s "
+                          f"{fmt(r.get('seconds'), '5.2f')} s  {status}", flush=True)
+                good = [r for r in runs if r["ok"]]
+                cells.append({
+                    "mode": mode, "connections": conns, "size": size,
+                    "runs": runs, "ok_runs": len(good),
+                    "mb_per_s": median([r["mb_per_s"] for r in good]),
+                    "lines_per_s": median([r["lines_per_s"] for r in good]),
+                    "proxy_cpu_s_per_gb": median([r["proxy_cpu_s_per_gb"] for r in good
+                                                  if "proxy_cpu_s_per_gb" in r]),
+                    "proxy_peak_rss_mb": max([r["proxy_peak_rss_kb"] / 1024 for r in good
+                                              if "proxy_peak_rss_kb" in r], default=None),
+                })
+    index = {(c["mode"], c["connections"], c["size"]): c for c in cells}
+    for c in cells:
+        d = index.get(("direct", c["connections"], c["size"]))
+        h = index.get(("haproxy", c["connections"], c["size"]))
+        c["vs_direct"] = (c["mb_per_s"] / d["mb_per_s"]
+                          if d and d["mb_per_s"] and c["mb_per_s"] else None)
+        c["vs_haproxy"] = (c["mb_per_s"] / h["mb_per_s"]
+                           if h and h["mb_per_s"] and c["mb_per_s"] else None)
+    return cells
+
+
+def latency(opts, modes, tmpdir):
+    out = []
+    total_lines = opts.latency_rate * opts.latency_seconds
+    for mode in modes:
+        runs = []
+        for rep in range(opts.latency_reps):
+            try:
+                r = one_run(opts, mode, 4, 200, total_lines * 200, tmpdir,
+                            rate=opts.latency_rate, latency=True)
+            except Exception as e:
+                r = {"mode": mode, "ok": False, "error": str(e)}
+            runs.append(r)
+            lat = r.get("latency", {})
+            status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
+            print(f"  latency {mode:12} rep {rep + 1}: p50 {fmt(lat.get('p50_ns', 0) / 1e3, '7.1f')} us"
+                  f"  p99 {fmt(lat.get('p99_ns', 0) / 1e3, '7.1f')} us  {status}", flush=True)
+        good = [r for r in runs if r["ok"] and r.get("latency", {}).get("count")]
+        out.append({
+            "mode": mode, "runs": runs, "ok_runs": len(good), "ok": len(good) == len(runs),
+            "lines_per_s": median([r["loadgen"]["lines_per_sec"] for r in good]),
+            "p50_us": median([r["latency"]["p50_ns"] / 1e3 for r in good]),
+            "p99_us": median([r["latency"]["p99_ns"] / 1e3 for r in good]),
+            "max_us": max([r["latency"]["max_ns"] / 1e3 for r in good], default=None),
+        })
+    direct = next((r for r in out if r["mode"] == "direct"), None)
+    for r in out:
+        for q in ("p50", "p99"):
+            r[f"added_{q}_us"] = (r[f"{q}_us"] - direct[f"{q}_us"]
+                                  if direct and r[f"{q}_us"] is not None
+                                  and direct[f"{q}_us"] is not None else None)
+    return out
+
+
+def print_tables(cells, lat, skipped):
+    if cells:
+        print()
+        print("Throughput (medians; MB/s = sink bytes / (last byte - first byte received), 1 MB = 1e6 B)")
+        head = (f"{'workload':16} {'mode':12} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
+                f"{'x haproxy':>9} {'CPU s/GB':>8} {'RSS MB':>7} {'ok':>4}")
+        print(head)
+        print("-" * len(head))
+        for c in cells:
+            workload = f"C={c['connections']} {c['size']}B"
+            print(f"{workload:16} {c['mode']:12} {fmt(c['mb_per_s'], '7.0f')} "
+                  f"{fmt(c['lines_per_s'] and c['lines_per_s'] / 1e6, '8.2f')} "
+                  f"{fmt(c['vs_direct'], '8.2f')} {fmt(c['vs_haproxy'], '9.2f')} "
+                  f"{fmt(c['proxy_cpu_s_per_gb'], '8.2f')} {fmt(c['proxy_peak_rss_mb'], '7.1f')} "
+                  f"{c['ok_runs']}/{len(c['runs'])}")
+    if lat:
+        print()
+        print("Latency (4 connections, 200-byte lines, fixed rate; receive time - ts stamped by "
+              "the generator; medians of the runs, max over them; added = minus direct)")
+        print(f"{'mode':12} {'lines/s':>8} {'p50 us':>8} {'p99 us':>8} {'max us':>9} "
+              f"{'+p50 us':>8} {'+p99 us':>8} {'ok':>4}")
+        for r in lat:
+            print(f"{r['mode']:12} {fmt(r.get('lines_per_s'), '8.0f')} "
+                  f"{fmt(r.get('p50_us'), '8.1f')} {fmt(r.get('p99_us'), '8.1f')} "
+                  f"{fmt(r.get('max_us'), '9.1f')} {fmt(r.get('added_p50_us'), '8.1f')} "
+                  f"{fmt(r.get('added_p99_us'), '8.1f')} {r['ok_runs']}/{len(r['runs'])}")
+    for s in skipped:
+        print(f"skipped: {s}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--mb-200", type=int, default=1500, help="MB per run with 200-byte lines")
+    ap.add_argument("--mb-64", type=int, default=1000, help="MB per run with 64-byte lines")
+    ap.add_argument("--latency", action="store_true", help="latency runs only")
+    ap.add_argument("--no-latency", action="store_true", help="throughput runs only")
+    ap.add_argument("--latency-rate", type=int, default=50000)
+    ap.add_argument("--latency-seconds", type=int, default=3)
+    ap.add_argument("--latency-reps", type=int, default=3)
+    ap.add_argument("--verify", action="store_true",
+                    help="throughput runs also parse and verify every line (slows the sink)")
+    ap.add_argument("--modes", default="direct,json-tcp-lb,haproxy")
+    ap.add_argument("--out", default=None, help="default: BUILD/bench/results.json")
+    opts = ap.parse_args()
+
+    for tool in ("tests/tools/lb-sink", "tests/tools/lb-loadgen", "dataplane/json-tcp-lb"):
+        if not os.access(os.path.join(opts.build, tool), os.X_OK):
+            sys.exit(f"bench: {opts.build}/{tool} missing; run make build")
+    modes = opts.modes.split(",")
+    skipped = []
+    if "haproxy" in modes and not os.access(HAPROXY, os.X_OK):
+        modes.remove("haproxy")
+        skipped.append(f"haproxy: {HAPROXY} not found (apt-get install haproxy; make deps)")
+        print(f"bench: {skipped[-1]}; skipping HAProxy", flush=True)
+
+    machine = {
+        "nproc": os.cpu_count(),
+        "kernel": os.uname().release,
+        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                     if l.startswith("model name")), "unknown"),
+    }
+    if "haproxy" in modes:
+        v = subprocess.run([HAPROXY, "-v"], capture_output=True, text=True).stdout.splitlines()
+        machine["haproxy"] = v[0] if v else "unknown"
+    print(f"bench: {machine}", flush=True)
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmpdir:
+        cells = [] if opts.latency else throughput(opts, modes, tmpdir)
+        lat = [] if opts.no_latency else latency(opts, modes, tmpdir)
+    results = {"machine": machine, "throughput": cells, "latency": lat, "skipped": skipped,
+               "method": "MB/s and lines/s from the sink: bytes received over first-to-last "
+                         "received byte (end to end, all bytes at the sinks); a run counts only "
+                         "if the sink got every byte and line (throughput: counted; latency and "
+                         "--verify: every line parsed and checked exactly once)",
+               "seconds": time.monotonic() - started}
+    out = opts.out or os.path.join(opts.build, "bench", "results.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+    print_tables(cells, lat, skipped)
+    print(f"\nresults: {out} ({results['seconds']:.0f} s)")
+    failed = [c for c in cells if c["ok_runs"] < len(c["runs"])] + [r for r in lat
+                                                                      if not r.get("ok")]
+    if failed:
+        print(f"bench: {len(failed)} workload(s) had failed runs (see errors above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
