@@ -30,6 +30,7 @@
 #include "tests/tools/load_gen.h"
 #include "tests/tools/process.h"
 #include "tests/tools/sink.h"
+#include "tests/tools/temp_dir.h"
 #include "tests/tools/test_pki.h"
 
 namespace lbtest {
@@ -48,12 +49,6 @@ std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
   return out;
-}
-
-std::string temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "lbctl-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return pattern;
 }
 
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
@@ -725,7 +720,8 @@ TEST(ControlAuth, NonLoopbackWithoutTokenOrMtlsIsRefusedAtStart) {
   EXPECT_EQ(refused.log().find("listening on"), std::string::npos) << refused.log();
 
   // Allowed with -control-insecure, or with a token.
-  const std::string dir = temp_dir();
+  const TempDir temp("lbctl");
+  const std::string& dir = temp.path();
   const std::string token = write_file(dir, "token", "abc\n");
   for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
            {"-control-insecure"}, {"-control-token-file", token}}) {
@@ -741,7 +737,8 @@ TEST(ControlAuth, NonLoopbackWithoutTokenOrMtlsIsRefusedAtStart) {
 
 TEST(ControlAuth, BearerToken) {
   Sink sink(sink_ports(1));
-  const std::string dir = temp_dir();
+  const TempDir temp("lbctl");
+  const std::string& dir = temp.path();
   const std::string token = write_file(dir, "token", "  s3cret-token\n");
   const std::string wrong = write_file(dir, "wrong", "s3cret-tokeN\n");
   const std::string right = write_file(dir, "right", "s3cret-token");
@@ -763,11 +760,19 @@ TEST(ControlAuth, BearerToken) {
 
 class ControlTls : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { pki_ = new TestPki(make_test_pki(temp_dir())); }
-  static void TearDownTestSuite() { delete pki_; }
+  static void SetUpTestSuite() {
+    pki_dir_ = new TempDir("lbctl-pki");
+    pki_ = new TestPki(make_test_pki(pki_dir_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete pki_;
+    delete pki_dir_;  // removes the files
+  }
+  static TempDir* pki_dir_;
   static TestPki* pki_;
 };
 TestPki* ControlTls::pki_ = nullptr;
+TempDir* ControlTls::pki_dir_ = nullptr;
 
 TEST_F(ControlTls, MutualTls) {
   Sink sink(sink_ports(1));

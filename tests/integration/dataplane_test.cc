@@ -19,6 +19,7 @@
 #include "tests/tools/load_gen.h"
 #include "tests/tools/process.h"
 #include "tests/tools/sink.h"
+#include "tests/tools/temp_dir.h"
 #include "tests/tools/test_pki.h"
 
 namespace lbtest {
@@ -59,12 +60,6 @@ LoadGenOptions load(std::uint16_t port, std::string run, std::uint32_t connectio
   o.lines_per_connection = lines;
   o.line_size = size;
   return o;
-}
-
-std::string temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "lbtest-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return pattern;
 }
 
 // A plain client socket connected to the proxy on 127.0.0.1 (-1 on failure).
@@ -196,8 +191,8 @@ TEST(DataPlane, HostnameAndIpv6Targets) {
   std::unique_ptr<Sink> v4_holder;
   try {
     v4_holder = std::make_unique<Sink>(v4_options);
-  } catch (const std::system_error&) {
-    v4_holder = std::make_unique<Sink>(sink_ports(1));  // that port was taken: any other
+  } catch (const std::exception&) {  // that port was taken (a boost::system::system_error)
+    v4_holder = std::make_unique<Sink>(sink_ports(1));
   }
   ASSERT_NE(v4_holder->ports()[0], v6.ports()[0]);
   Sink& v4 = *v4_holder;
@@ -207,13 +202,18 @@ TEST(DataPlane, HostnameAndIpv6Targets) {
                                  "-metrics-addr", "off", "-target", targets});
   std::uint16_t port = proxy.wait_for_port();
   ASSERT_NE(port, 0) << proxy.log();
-  ASSERT_TRUE(
-      v6.wait_until([&] { return v6.connections(0) == 4 && v4.connections(0) == 4; }, seconds(10)))
-      << proxy.log();
+  // A sink wakes only its own waiters, so wait on each for its own connections.
+  ASSERT_TRUE(v6.wait_until([&] { return v6.connections(0) == 4; }, seconds(10))) << proxy.log();
+  ASSERT_TRUE(v4.wait_until([&] { return v4.connections(0) == 4; }, seconds(10))) << proxy.log();
   auto o = load(port, "v6", 4, 5'000);
   o.host = "::1";
   ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
-  v4.wait_until([&] { return v4.total_lines() + v6.total_lines() >= 20'000; }, kDeliveryTimeout);
+  // A drained exit means both sinks' kernels acknowledged everything; then each sink has read
+  // it once it closed its connections.
+  proxy.signal(SIGTERM);
+  EXPECT_EQ(proxy.wait_exit(seconds(30)), 0) << proxy.log();
+  ASSERT_TRUE(wait_until_sink_drained(v4));
+  ASSERT_TRUE(wait_until_sink_drained(v6));
   Report a = v4.verifier().report("v6", 4, 5'000);
   Report b = v6.verifier().report("v6", 4, 5'000);
   EXPECT_EQ(a.ok + b.ok, 20'000u) << a.to_string() << " / " << b.to_string();
@@ -417,8 +417,15 @@ TEST(DataPlane, SecondSignalExitsAtOnceAndReportsWhatWasNotDelivered) {
 
 class DataPlaneTls : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { pki_ = new TestPki(make_test_pki(temp_dir())); }
-  static void TearDownTestSuite() { delete pki_; }
+  static void SetUpTestSuite() {
+    pki_dir_ = new TempDir("lbtest-pki");
+    pki_ = new TestPki(make_test_pki(pki_dir_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete pki_;
+    delete pki_dir_;  // removes the files
+  }
+  static TempDir* pki_dir_;
   static SinkOptions tls_sink(std::size_t ports) {
     SinkOptions o = sink_ports(ports);
     o.tls_cert = pki_->server_cert;
@@ -428,6 +435,7 @@ class DataPlaneTls : public ::testing::Test {
   static TestPki* pki_;
 };
 TestPki* DataPlaneTls::pki_ = nullptr;
+TempDir* DataPlaneTls::pki_dir_ = nullptr;
 
 TEST_F(DataPlaneTls, TlsFromClients) {
   Sink sink(sink_ports(2));
