@@ -12,6 +12,7 @@
 #include "dataplane/core/log.h"
 #include "dataplane/core/units.h"
 #include "dataplane/spawn.h"
+#include "dataplane/upstream.h"
 #include "dataplane/worker.h"
 
 namespace jsontcplb {
@@ -22,11 +23,6 @@ constexpr std::chrono::seconds kProgressInterval(5);
 // How often gauges and the write-time histogram are published (a scrape sees values at most
 // this old; Prometheus scrapes every 15 s by default).
 constexpr std::chrono::seconds kMetricsInterval(1);
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return str_cat("[", ep.address().to_string(), "]:", ep.port());
-  return str_cat(ep.address().to_string(), ":", ep.port());
-}
 
 // Loads a PEM file into a context; the error names the flag.
 std::optional<Proxy::StartError> load(std::string_view flag, const std::string& path,

@@ -19,13 +19,11 @@ namespace {
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 
-std::string endpoint_text(const tcp::endpoint& ep) {
-  std::string host = ep.address().to_string();
-  if (ep.address().is_v6()) return str_cat("[", host, "]:", ep.port());
-  return str_cat(host, ":", ep.port());
-}
-
 }  // namespace
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return TargetAddress{ep.address().to_string(), ep.port()}.to_string();
+}
 
 // The TLS stream's lower layer: a TCP socket that counts the ciphertext bytes written through
 // it, which is what the target's kernel acknowledges.

@@ -20,6 +20,9 @@ namespace jsontcplb {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+/// "1.2.3.4:5" or "[::1]:5", as targets are written.
+std::string endpoint_text(const tcp::endpoint& ep);
+
 /// One connection to a target, plain TCP or TLS. Counts the bytes it hands to the socket (the
 /// ciphertext for TLS) so the ledger can compare them with the kernel's acknowledged bytes.
 class Upstream {

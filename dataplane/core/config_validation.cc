@@ -40,17 +40,11 @@ std::optional<std::string> validate_connections(std::int64_t connections, std::s
 }
 
 std::variant<TargetAddress, std::string> parse_listen_address(std::string_view text) {
-  // Reuse the target parser for the syntax, with a placeholder for a zero port.
-  std::string copy(text);
-  const bool zero = copy.size() >= 2 && copy.ends_with(":0");
-  if (zero) copy.back() = '1';
-  auto parsed = parse_target_address(copy);
+  auto parsed = parse_target_address(text, /*allow_port_zero=*/true);
   if (std::holds_alternative<std::string>(parsed)) {
     return str_cat("bad listen address \"", text, "\": expected HOST:PORT or [IPv6]:PORT");
   }
-  auto address = std::get<TargetAddress>(parsed);
-  if (zero) address.port = 0;
-  return address;
+  return parsed;
 }
 
 std::variant<TargetAddress, std::string> parse_metrics_address(std::string_view text) {

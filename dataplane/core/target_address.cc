@@ -12,7 +12,8 @@ std::string TargetAddress::to_string() const {
   return str_cat(host, ":", port);
 }
 
-std::variant<TargetAddress, std::string> parse_target_address(std::string_view text) {
+std::variant<TargetAddress, std::string> parse_target_address(std::string_view text,
+                                                              bool allow_port_zero) {
   auto bad = [&](std::string_view rule) {
     return str_cat("bad target address \"", text, "\": ", rule);
   };
@@ -41,12 +42,14 @@ std::variant<TargetAddress, std::string> parse_target_address(std::string_view t
       return bad("host contains an invalid character");
     }
   }
+  const unsigned min_port = allow_port_zero ? 0 : 1;
+  const std::string range = str_cat(min_port, " to 65535");
   unsigned port = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size()) {
-    return bad("port must be a number from 1 to 65535");
+    return bad(str_cat("port must be a number from ", range));
   }
-  if (port < 1 || port > 65535) return bad("port must be from 1 to 65535");
+  if (port < min_port || port > 65535) return bad(str_cat("port must be from ", range));
   out.port = static_cast<std::uint16_t>(port);
   return out;
 }

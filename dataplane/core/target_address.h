@@ -19,7 +19,9 @@ struct TargetAddress {
 };
 
 /// Parses one address. On failure returns a message naming the value and the rule.
-std::variant<TargetAddress, std::string> parse_target_address(std::string_view text);
+/// `allow_port_zero`: for listen addresses, where port 0 means any free port.
+std::variant<TargetAddress, std::string> parse_target_address(std::string_view text,
+                                                              bool allow_port_zero = false);
 
 /// Parses a comma-separated list (spaces around entries are ignored). Refuses an empty list and
 /// duplicates; the message names the offending entry.
