@@ -1,7 +1,6 @@
 #include "dataplane/core/ledger.h"
 
 #include <algorithm>
-#include <string>
 
 namespace jsontcplb {
 
@@ -53,7 +52,7 @@ Ledger::Unacked Ledger::take_unacked(std::uint64_t acked_offset) {
         out.delivered.lines += lines;
         bytes_ -= cut;
         lines_ -= lines;
-        first.batch = Batch(std::string(bytes.substr(cut)), first.batch.lines() - lines);
+        first.batch = Batch(bytes.substr(cut), first.batch.lines() - lines);
       }
     }
   }

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "tests/unit/core/test_printers.h"
 
@@ -512,6 +513,113 @@ TEST(LineSplitterTest, RandomChunksWithLimitEqualToLongestLineAreAccepted) {
   }
   EXPECT_TRUE(refused);
 }
+
+// Reference model: the lines the splitter must deliver before it refuses a line longer than
+// `max_line` (a trailing fragment counts when it is longer), and whether it must refuse one.
+std::pair<std::string, bool> AcceptedPrefix(const std::string& stream, std::size_t max_line) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    if (stream[i] != '\n') continue;
+    if (i - start > max_line) return {stream.substr(0, start), true};
+    start = i + 1;
+  }
+  if (stream.size() - start > max_line) return {stream.substr(0, start), true};
+  return {ExpectedOutput(stream), false};
+}
+
+TEST(LineSplitterTest, RandomStreamsMatchTheReferenceModel) {
+  // Read sizes above and below the limit (the counting fast path and the exact scan), long
+  // lines anywhere, and release() at random points as an idle client would call it.
+  std::mt19937 rng(2026);
+  for (int round = 0; round < 400; ++round) {
+    std::uniform_int_distribution<std::size_t> pick(1, 200);
+    const std::size_t read_bytes = pick(rng);
+    const std::size_t max_line = pick(rng);
+    const std::string stream = RandomStream(rng, 60, 2 * max_line, round % 3 == 0);
+    SCOPED_TRACE(::testing::Message()
+                 << "round " << round << " read_bytes " << read_bytes << " max_line " << max_line);
+    const auto [expected, refuse] = AcceptedPrefix(stream, max_line);
+    LineSplitter splitter(read_bytes, max_line);
+    Collected out;
+    bool refused = false;
+    std::size_t pos = 0;
+    while (pos < stream.size() && !refused) {
+      std::span<char> space = splitter.prepare();
+      ASSERT_GE(space.size(), read_bytes);
+      std::uniform_int_distribution<std::size_t> size(1, space.size());
+      const std::size_t n = std::min(size(rng), stream.size() - pos);
+      std::copy_n(stream.data() + pos, n, space.begin());
+      pos += n;
+      LineSplitter::Result result = splitter.commit(n);
+      out.add(result.batch);
+      refused = result.line_too_long;
+      if (!refused) {
+        ASSERT_EQ(splitter.carried(), pos - out.bytes.size());
+        if (rng() % 4 == 0) {
+          splitter.release();
+          ASSERT_EQ(splitter.capacity(), splitter.carried());
+        }
+      }
+    }
+    if (!refused) out.add(splitter.finish());
+    EXPECT_EQ(refused, refuse);
+    EXPECT_EQ(out.bytes, expected);
+  }
+}
+
+TEST(LineSplitterTest, ReleaseKeepsOnlyTheCarriedFragment) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  EXPECT_EQ(Read(splitter, "abc\nde").batch.bytes(), "abc\n");
+  EXPECT_GE(splitter.capacity(), kReadBytes);
+  splitter.release();
+  EXPECT_EQ(splitter.capacity(), 2u);
+  EXPECT_EQ(Read(splitter, "f\n").batch.bytes(), "def\n");
+  splitter.release();
+  EXPECT_EQ(splitter.capacity(), 0u);
+  EXPECT_EQ(Read(splitter, "g\n").batch.bytes(), "g\n");
+}
+
+TEST(LineSplitterTest, AFullReadBecomesTheBatchWithoutACopy) {
+  LineSplitter splitter(kReadBytes, kNoLimit);
+  std::span<char> space = splitter.prepare();
+  const std::string lines = "0123456\n0123456\n";
+  ASSERT_EQ(lines.size(), kReadBytes);
+  std::copy(lines.begin(), lines.end(), space.begin());
+  LineSplitter::Result result = splitter.commit(lines.size());
+  EXPECT_EQ(result.batch.bytes(), lines);
+  EXPECT_EQ(result.batch.bytes().data(), space.data());
+  EXPECT_EQ(result.batch.lines(), 2u);
+}
+
+// Every implementation, so the one this CPU does not pick is tested too.
+class CountNewlinesTest : public ::testing::TestWithParam<std::size_t (*)(std::string_view)> {};
+
+TEST_P(CountNewlinesTest, MatchesStdCountAtEveryLengthAndAlignment) {
+  std::mt19937 rng(5);
+  std::string bytes(1200, 'x');
+  for (char& c : bytes) c = rng() % 5 == 0 ? '\n' : static_cast<char>(rng());
+  for (std::size_t offset = 0; offset < 33; ++offset) {
+    for (std::size_t length = 0; offset + length <= bytes.size(); length += 1 + length / 64) {
+      std::string_view view(bytes.data() + offset, length);
+      ASSERT_EQ(GetParam()(view), CountNewlines(view)) << offset << "+" << length;
+    }
+  }
+}
+
+TEST_P(CountNewlinesTest, CountsPastTheByteLaneLimit) {
+  // A byte lane counts to 255; all-newline input makes every lane reach its limit.
+  for (std::size_t length : {4079u, 4080u, 4081u, 8064u, 8065u, 65536u, 70001u}) {
+    EXPECT_EQ(GetParam()(std::string(length, '\n')), length) << length;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dispatch, CountNewlinesTest, ::testing::Values(&count_newlines));
+INSTANTIATE_TEST_SUITE_P(Sse2, CountNewlinesTest, ::testing::Values(&detail::count_newlines_sse2));
+#if defined(__x86_64__)
+INSTANTIATE_TEST_SUITE_P(Avx2, CountNewlinesTest,
+                         ::testing::Values(detail::has_avx2() ? &detail::count_newlines_avx2
+                                                              : &count_newlines));
+#endif
 
 }  // namespace
 }  // namespace jsontcplb
