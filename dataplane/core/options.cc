@@ -167,7 +167,7 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("failback-interval", "duration", "5m",
             "How often a failed-over connection dials its home target again",
             duration_at_least(o.failback_interval, std::chrono::milliseconds(10)));
-  flags.add("read-buffer-bytes", "size", "16KiB", "Bytes read from a client at a time",
+  flags.add("read-buffer-bytes", "size", "64KiB", "Bytes read from a client at a time",
             bytes_in_range(o.read_buffer_bytes, 512, 64ULL << 20));
   flags.add("max-line-bytes", "size", "1MiB",
             "Longest line accepted; a client sending a longer one is disconnected",

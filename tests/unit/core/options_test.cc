@@ -115,7 +115,7 @@ TEST(OptionsTest, DocumentedDefaultsOfOurAdditions) {
   EXPECT_EQ(o.tls_target_ca, "");
   EXPECT_EQ(o.tls_client_ca, "");
   EXPECT_EQ(o.failback_interval, 5min);
-  EXPECT_EQ(o.read_buffer_bytes, 16u * 1024);
+  EXPECT_EQ(o.read_buffer_bytes, 64u * 1024);
   EXPECT_EQ(o.max_line_bytes, 1u << 20);
   EXPECT_EQ(o.queue_bytes, 16u << 20);
   EXPECT_EQ(o.max_unacked_bytes, 2u << 20);
@@ -418,7 +418,7 @@ TEST(OptionsHelpTest, UsageShowsDefaults) {
   EXPECT_THAT(UsageEntry(usage, "connections"), HasSubstr("default 4"));
   EXPECT_THAT(UsageEntry(usage, "failback-interval"), HasSubstr("5m"));
   EXPECT_THAT(UsageEntry(usage, "read-buffer-bytes"),
-              AnyOf(HasSubstr("16KiB"), HasSubstr("16384")));
+              AnyOf(HasSubstr("64KiB"), HasSubstr("65536")));
   EXPECT_THAT(UsageEntry(usage, "max-line-bytes"), AnyOf(HasSubstr("1MiB"), HasSubstr("1048576")));
   EXPECT_THAT(UsageEntry(usage, "queue-bytes"), AnyOf(HasSubstr("16MiB"), HasSubstr("16777216")));
   EXPECT_THAT(UsageEntry(usage, "max-unacked-bytes"),
