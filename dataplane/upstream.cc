@@ -10,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <limits>
 
 #include "dataplane/core/str_cat.h"
 #include "dataplane/tcp_info.h"
@@ -138,7 +139,12 @@ asio::awaitable<boost::system::error_code> Upstream::write(
     auto [ec, n] = co_await asio::async_write(*tls_, buffers, kUseAwaitable);
     co_return ec;
   }
-  auto [ec, n] = co_await asio::async_write(*plain_, buffers, kUseAwaitable);
+  // asio's transfer_all stops each system call at 64 KiB; a batch is often a little more than
+  // that, which cost a second sendmsg for its last few bytes. Offer everything at once.
+  auto all_at_once = [](const boost::system::error_code& ec, std::size_t) -> std::size_t {
+    return ec ? 0 : std::numeric_limits<std::size_t>::max();
+  };
+  auto [ec, n] = co_await asio::async_write(*plain_, buffers, all_at_once, kUseAwaitable);
   wire_bytes_ += n;
   co_return ec;
 }
