@@ -212,7 +212,14 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
       end = End::kFailback;
       break;
     }
-    release_acked(link);
+    // After a write, a worker lets the longest-idle worker take the next batch, so load is
+    // spread over every connection (and so every target) even when one connection alone could
+    // keep up. Under load no worker is idle and each one pulls again at once.
+    const bool hand_over = wrote && proxy.idle_workers().size() > 0;
+    const bool idle = proxy.queue().empty() || hand_over;
+    // Reading TCP_INFO costs a system call, so a busy worker asks for acknowledgements only
+    // once its ledger is half full; one about to go idle always asks.
+    if (idle || link.ledger.bytes() >= options.max_unacked_bytes / 2) release_acked(link);
     if (proxy.flushing() && proxy.all_delivered()) {
       end = End::kFinished;
       break;
@@ -222,11 +229,7 @@ asio::awaitable<Worker::End> Worker::serve(Link& link) {
       co_await sleep(kAckPollBlocked);
       continue;
     }
-    // After a write, a worker lets the longest-idle worker take the next batch, so load is
-    // spread over every connection (and so every target) even when one connection alone could
-    // keep up. Under load no worker is idle and each one pulls again at once.
-    const bool hand_over = wrote && proxy.idle_workers().size() > 0;
-    if (proxy.queue().empty() || hand_over) {
+    if (idle) {
       if (hand_over) proxy.idle_workers().notify(1);
       // Idle. Keep polling for acks while some are outstanding or the proxy is flushing.
       std::optional<Clock::duration> poll;
