@@ -1,5 +1,7 @@
 #include "dataplane/proxy.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -260,9 +262,18 @@ asio::awaitable<void> Proxy::progress_loop() {
   }
 }
 
+void Proxy::trim_heap_when_idle() {
+  // Under load glibc keeps freed batch memory for the next batches (see main.cc); once
+  // everything received since the last trim is delivered, it goes back to the kernel.
+  if (counters_.received_bytes == received_at_trim_ || !all_delivered()) return;
+  received_at_trim_ = counters_.received_bytes;
+  ::malloc_trim(0);
+}
+
 asio::awaitable<void> Proxy::metrics_loop() {
   for (;;) {
     publish_metrics();
+    trim_heap_when_idle();
     metrics_timer_.expires_after(kMetricsInterval);
     auto [ec] = co_await metrics_timer_.async_wait(kUseAwaitable);
     if (ec) co_return;  // the proxy finished; it published a last time

@@ -89,6 +89,8 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   /// Sets every gauge from the current state and flushes the write-time histogram. Runs once
   /// a second on the data-plane thread (and when the proxy finishes).
   void publish_metrics();
+  /// Returns free heap memory to the kernel once the proxy is idle after receiving data.
+  void trim_heap_when_idle();
   const std::vector<std::shared_ptr<TargetState>>& targets() const { return targets_; }
   asio::ssl::context* upstream_tls() { return upstream_tls_ ? &*upstream_tls_ : nullptr; }
 
@@ -195,6 +197,7 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   bool status_closed_ = false;
   int default_connections_;
   std::uint64_t generation_ = 1;
+  std::uint64_t received_at_trim_ = 0;
   std::string config_version_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
