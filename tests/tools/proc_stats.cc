@@ -109,4 +109,6 @@ std::optional<std::uint64_t> peak_rss_bytes(int pid) { return status_kib(pid, "V
 
 std::optional<std::uint64_t> rss_bytes(int pid) { return status_kib(pid, "VmRSS"); }
 
+std::optional<std::uint64_t> data_bytes(int pid) { return status_kib(pid, "VmData"); }
+
 }  // namespace lbtest

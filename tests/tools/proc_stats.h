@@ -40,5 +40,8 @@ QueueTotals sum_queues(const std::vector<TcpSocketStats>& sockets);
 std::optional<std::uint64_t> peak_rss_bytes(int pid);
 /// Its current resident set (VmRSS) in bytes; nothing if it is gone.
 std::optional<std::uint64_t> rss_bytes(int pid);
+/// Its private data and heap (VmData) in bytes, touched or not: memory a process has asked
+/// for, which a fresh process's resident set under-reports.
+std::optional<std::uint64_t> data_bytes(int pid);
 
 }  // namespace lbtest
