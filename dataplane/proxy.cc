@@ -1,6 +1,7 @@
 #include "dataplane/proxy.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -25,6 +26,7 @@ constexpr std::chrono::seconds kProgressInterval(5);
 // How often gauges and the write-time histogram are published (a scrape sees values at most
 // this old; Prometheus scrapes every 15 s by default).
 constexpr std::chrono::seconds kMetricsInterval(1);
+constexpr std::chrono::seconds kAcceptReportInterval(10);
 
 // Loads a PEM file into a context; the error names the flag.
 std::optional<Proxy::StartError> load(std::string_view flag, const std::string& path,
@@ -159,12 +161,26 @@ void Proxy::start_worker(std::shared_ptr<TargetState> home, std::size_t spread) 
 asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
   auto self = shared_from_this();
   asio::steady_timer pause(io_);
+  std::uint64_t failures = 0;  // since the last report
+  std::optional<std::chrono::steady_clock::time_point> last_report;
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseAwaitable);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
     if (ec) {
-      // Typically EMFILE: wait a little instead of spinning on the same error.
-      LB_LOG(kError, "accept failed: ", ec.message(), " (check the file descriptor limit)");
+      // Typically EMFILE: new clients wait in the listen backlog until a connection closes.
+      // Retry every 100 ms rather than spin; report at most every 10 s.
+      ++failures;
+      if (!last_report ||
+          std::chrono::steady_clock::now() - *last_report >= kAcceptReportInterval) {
+        last_report = std::chrono::steady_clock::now();
+        rlimit limit{};
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+        LB_LOG(kError, "cannot accept clients: ", ec.message(), " (", failures,
+               " failed attempts; ", clients_.size(), " clients connected; file descriptor limit ",
+               static_cast<std::uint64_t>(limit.rlim_cur),
+               ", raise it with ulimit -n or LimitNOFILE=); new clients wait");
+        failures = 0;
+      }
       pause.expires_after(std::chrono::milliseconds(100));
       co_await pause.async_wait(kUseAwaitable);
       continue;

@@ -474,6 +474,35 @@ TEST(DataPlane, TenThousandMostlyIdleClients) {
   for (int fd : clients) ::close(fd);
 }
 
+// More clients than file descriptors: the proxy says so (naming the limit), keeps the others
+// waiting in the listen backlog, and serves them as connections close.
+TEST(DataPlane, FileDescriptorLimitIsReportedAndWaitingClientsAreServedLater) {
+  constexpr std::uint32_t kClients = 60;
+  Sink sink(sink_ports(1));
+  ProxyProcess proxy(
+      "/usr/bin/prlimit",
+      {"--nofile=40:40", LB_BINARY, "-addr", "127.0.0.1", "-port", "0", "-control-addr", "off",
+       "-metrics-addr", "off", "-connections", "1", "-target", target_list(sink)});
+  std::uint16_t port = proxy.wait_for_port();
+  ASSERT_NE(port, 0) << proxy.log();
+  LoadGenOptions o = load(port, "fdlimit", kClients, 1, 100);
+  std::vector<int> clients;
+  for (std::uint32_t i = 0; i < kClients; ++i) {
+    int fd = connect_client(port);
+    ASSERT_GE(fd, 0) << "client " << i;
+    clients.push_back(fd);
+    EXPECT_TRUE(write_all(fd, make_line(o.run_id, i, 0, o.line_size))) << "client " << i;
+  }
+  EXPECT_TRUE(proxy.wait_for_log("cannot accept clients: Too many open files", seconds(10)))
+      << proxy.log();
+  EXPECT_EQ(proxy.count_log("file descriptor limit 40, raise it with ulimit -n"), 1)
+      << "reported once, not once per attempt\n"
+      << proxy.log();
+  for (int fd : clients) ::close(fd);
+  Report r = wait_for_run(sink, o);
+  EXPECT_TRUE(delivered_once(r, o)) << r.to_string() << proxy.log();
+}
+
 class DataPlaneTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
