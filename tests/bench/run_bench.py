@@ -6,6 +6,11 @@ sends a fixed number of lines with lb-loadgen, waits until the sink has every by
 both. Throughput is the sink's received bytes over the time from its first to its last received
 byte (end to end: through the proxy into the sinks). A run whose sink did not get every line
 exactly once (the sink's verifier) is marked failed. Standard library only.
+
+Parts (--only): plain (C = 1 and 4 connections, 64- and 200-byte lines), tls (C = 4, 200-byte
+lines, TLS from the clients and to the targets), mem (C = 100: the proxy's peak memory with many
+clients) and latency. "json-tcp-lb x2" runs two json-tcp-lb processes side by side, each with
+half of the clients and half of the upstream connections: what a 2-thread data plane could give.
 """
 
 import argparse
@@ -25,6 +30,9 @@ import time
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/path
+X2 = "json-tcp-lb x2"
+MODES = ("direct", "json-tcp-lb", "haproxy", X2)
+PARTS = ("plain", "tls", "mem", "latency")
 
 
 def free_port():
@@ -61,13 +69,74 @@ def vm_hwm_kb(pid):
     return 0
 
 
+# A minimal config so the certificates do not depend on the system's openssl.cnf.
+OPENSSL_CNF = """[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def make_tls_files(tmpdir):
+    """A throwaway CA and a server certificate for IP 127.0.0.1, made once per bench run.
+
+    Every TLS client in the bench verifies the server against this CA (as a production setup
+    would); verification only costs at the handshake. EC P-256 keeps key generation instant.
+    Returns {"cert", "key", "ca", "combined"} (combined = cert + key, HAProxy's crt file).
+    Raises RuntimeError when openssl is missing or fails.
+    """
+    d = os.path.join(tmpdir, "tls")
+    os.makedirs(d, exist_ok=True)
+    f = {k: os.path.join(d, n) for k, n in (
+        ("cnf", "openssl.cnf"), ("ca", "ca.pem"), ("ca_key", "ca.key"), ("csr", "server.csr"),
+        ("cert", "server.pem"), ("key", "server.key"), ("combined", "combined.pem"))}
+    with open(f["cnf"], "w") as out:
+        out.write(OPENSSL_CNF)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        ["req", "-config", f["cnf"], "-x509", *ec, "-keyout", f["ca_key"], "-out", f["ca"],
+         "-days", "2", "-subj", "/CN=json-tcp-lb bench CA", "-extensions", "ca"],
+        ["req", "-config", f["cnf"], *ec, "-keyout", f["key"], "-out", f["csr"],
+         "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", f["csr"], "-CA", f["ca"], "-CAkey", f["ca_key"],
+         "-set_serial", "1", "-days", "2", "-extfile", f["cnf"], "-extensions", "server",
+         "-out", f["cert"]],
+        ["verify", "-CAfile", f["ca"], f["cert"]],
+    ]
+    for step in steps:
+        try:
+            p = subprocess.run(["openssl", *step], capture_output=True, text=True, timeout=60)
+        except OSError as e:
+            raise RuntimeError(f"openssl: {e}")
+        if p.returncode != 0:
+            raise RuntimeError(f"openssl {step[0]}: {p.stderr.strip()[:300]}")
+    with open(f["combined"], "w") as out:
+        for k in ("cert", "key"):
+            with open(f[k]) as part:
+                out.write(part.read())
+    return f
+
+
 class SinkProc:
     """lb-sink with N ports; watches its progress lines to know when every byte arrived."""
 
-    def __init__(self, bin_dir, ports, run_id, streams, lines, latency=False, verify=True):
+    def __init__(self, bin_dir, ports, run_id, streams, lines, latency=False, verify=True,
+                 tls=None):
         args = [os.path.join(bin_dir, "tests/tools/lb-sink")]
         for _ in range(ports):
             args += ["-listen", f"{HOST}:0"]
+        if tls:
+            args += ["-tls-cert", tls["cert"], "-tls-key", tls["key"]]
         args += ["-report-interval", "50ms", "-expect-run", run_id,
                  "-expect-streams", str(streams), "-expect-lines", str(lines)]
         if latency:
@@ -103,7 +172,11 @@ class SinkProc:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=30)
+        try:
+            out, _ = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # leave no sink behind; the run fails
+            self.proc.kill()
+            out, _ = self.proc.communicate()
         for line in out.splitlines():
             if line.startswith("{"):
                 return json.loads(line)
@@ -111,20 +184,33 @@ class SinkProc:
 
 
 class Proxy:
-    """json-tcp-lb or HAProxy in front of the sink's ports; None for direct."""
+    """json-tcp-lb or HAProxy in front of the sink's ports; None for direct.
 
-    def __init__(self, kind, bin_dir, targets, tmpdir):
+    connections: json-tcp-lb's -connections (None: its default). tls: make_tls_files() for TLS
+    from the clients and to the targets, None for plain TCP. name tells apart the log files of
+    processes that run side by side.
+    """
+
+    def __init__(self, kind, bin_dir, targets, tmpdir, connections=4, tls=None, name=None):
         self.kind = kind
         self.port = free_port()
-        self.log = open(os.path.join(tmpdir, f"{kind}.log"), "w")
+        self.log = open(os.path.join(tmpdir, f"{name or kind}.log"), "w")
         if kind == "json-tcp-lb":
             args = [os.path.join(bin_dir, "dataplane/json-tcp-lb"), "-addr", HOST,
                     "-port", str(self.port), "-target", ",".join(targets),
-                    "-connections", "4", "-control-addr", "off", "-metrics-addr", "off",
-                    "-log-level", "warn"]
+                    "-control-addr", "off", "-metrics-addr", "off", "-log-level", "warn"]
+            if connections is not None:
+                args += ["-connections", str(connections)]
+            if tls:
+                args += ["-tls-cert", tls["cert"], "-tls-key", tls["key"], "-tls-target",
+                         "-tls-target-ca", tls["ca"]]
         else:
-            cfg = os.path.join(tmpdir, "haproxy.cfg")
-            servers = "\n".join(f"    server s{i} {t}" for i, t in enumerate(targets))
+            cfg = os.path.join(tmpdir, f"{name or kind}.cfg")
+            # Same TLS work as json-tcp-lb: terminate the clients' TLS, verify the targets.
+            bind_tls = f" ssl crt {tls['combined']}" if tls else ""
+            server_tls = f" ssl verify required ca-file {tls['ca']}" if tls else ""
+            servers = "\n".join(f"    server s{i} {t}{server_tls}"
+                                for i, t in enumerate(targets))
             # High, but within the file-descriptor limit (HAProxy refuses to start otherwise).
             import resource
             maxconn = max(256, min(10000, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64) // 2))
@@ -138,7 +224,7 @@ defaults
     timeout client 60s
     timeout server 60s
 frontend fe
-    bind {HOST}:{self.port}
+    bind {HOST}:{self.port}{bind_tls}
     maxconn {maxconn}
     default_backend be
 backend be
@@ -162,7 +248,37 @@ backend be
         self.log.close()
 
 
-def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False):
+def start_loadgen(opts, target, conns, first_stream, lines, size, run_id, rate, latency,
+                  verify, tls):
+    args = [os.path.join(opts.build, "tests/tools/lb-loadgen"), "-target", target,
+            "-connections", str(conns), "-lines", str(lines), "-size", str(size),
+            "-run-id", run_id, "-first-stream", str(first_stream)]
+    if rate:
+        args += ["-rate", str(rate)]
+    if latency:
+        args.append("-stamp-time")
+    if not verify:
+        args.append("-repeat-chunk")  # format one chunk, resend it: the generator keeps up
+    if tls:
+        args += ["-tls", "-tls-ca", tls["ca"]]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_loadgen(gen, timeout=300):
+    """(exit status, parsed JSON result or None, stderr) of a started lb-loadgen."""
+    try:
+        out, err = gen.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        gen.kill()
+        out, err = gen.communicate()
+    try:
+        return gen.returncode, json.loads(out.strip().splitlines()[-1]), err
+    except (ValueError, IndexError):
+        return gen.returncode, None, err
+
+
+def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False, tls=None,
+            lb_connections=4):
     lines = max(1, total_bytes // size // conns)
     expected = lines * conns * size
     run_id = f"b{os.getpid()}"
@@ -170,39 +286,54 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False)
     # bytes and lines only (unless --verify); latency runs always verify every line.
     verify = latency or opts.verify
     sink = SinkProc(opts.build, 1 if mode == "direct" else 2, run_id, conns, lines, latency,
-                    verify)
-    proxy = None
-    result = {"mode": mode, "connections": conns, "size": size, "ok": False,
+                    verify, tls)
+    proxies, gens = [], []
+    result = {"mode": mode, "connections": conns, "size": size, "tls": bool(tls), "ok": False,
               "expected_bytes": expected}
     try:
         if mode == "direct":
-            target = sink.addresses[0]
+            targets = [sink.addresses[0]]
+        elif mode == X2:
+            # Two processes with -connections 2 each: 2 x 2 targets x 2 = the same 8 upstream
+            # connections as one process with -connections 4, so only the second core differs.
+            for i in range(2):
+                proxies.append(Proxy("json-tcp-lb", opts.build, sink.addresses, tmpdir,
+                                     connections=2, tls=tls, name=f"json-tcp-lb-x2-{i}"))
         else:
-            proxy = Proxy(mode, opts.build, sink.addresses, tmpdir)
-            target = f"{HOST}:{proxy.port}"
-            cpu0 = cpu_seconds(proxy.proc.pid)
-        args = [os.path.join(opts.build, "tests/tools/lb-loadgen"), "-target", target,
-                "-connections", str(conns), "-lines", str(lines), "-size", str(size),
-                "-run-id", run_id]
-        if rate:
-            args += ["-rate", str(rate)]
-        if latency:
-            args.append("-stamp-time")
-        if not verify:
-            args.append("-repeat-chunk")  # format one chunk, resend it: the generator keeps up
-        gen = subprocess.run(args, capture_output=True, text=True, timeout=300)
-        try:
-            result["loadgen"] = json.loads(gen.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            result["error"] = f"lb-loadgen: {gen.stderr.strip()[:300]}"
+            proxies.append(Proxy(mode, opts.build, sink.addresses, tmpdir,
+                                 connections=lb_connections, tls=tls))
+        if proxies:
+            targets = [f"{HOST}:{p.port}" for p in proxies]
+            cpu0 = [cpu_seconds(p.proc.pid) for p in proxies]
+        # One lb-loadgen per entry point with its share of the connections and its own stream
+        # numbers (-first-stream), all at once, so the sink still sees streams 0..conns-1.
+        share = conns // len(targets)
+        for i, target in enumerate(targets):
+            gens.append(start_loadgen(opts, target, share, i * share, lines, size, run_id, rate,
+                                      latency, verify, tls))
+        finished = [finish_loadgen(g) for g in gens]
+        result["loadgens"] = [r for _, r, _ in finished]
+        if len(finished) == 1 and finished[0][1] is not None:
+            result["loadgen"] = finished[0][1]
+        gen_errors = [f"lb-loadgen: {err.strip()[:300]}" for _, r, err in finished if r is None]
+        gen_exits = [f"lb-loadgen exit {rc}" for rc, _, _ in finished if rc != 0]
         arrived = sink.wait_bytes(expected, timeout=60)
-        if proxy is not None:
-            result["proxy_cpu_s"] = cpu_seconds(proxy.proc.pid) - cpu0
-            result["proxy_peak_rss_kb"] = vm_hwm_kb(proxy.proc.pid)
+        if proxies:
+            # Cost of the whole data plane: CPU summed over its processes, RSS of the biggest.
+            result["proxy_cpu_s"] = sum(cpu_seconds(p.proc.pid) - c
+                                        for p, c in zip(proxies, cpu0))
+            result["proxy_peak_rss_kb"] = max(vm_hwm_kb(p.proc.pid) for p in proxies)
+            result["proxy_processes"] = len(proxies)
     finally:
-        report = sink.stop()
-        if proxy is not None:
-            proxy.stop()
+        for g in gens:
+            if g.poll() is None:
+                g.kill()
+                g.wait()
+        try:
+            report = sink.stop()
+        finally:
+            for p in proxies:
+                p.stop()
     got = report["bytes"]
     verify = report.get("verify", {})
     result["verified_lines"] = "verify" in report
@@ -215,11 +346,9 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False)
     })
     if "latency" in report:
         result["latency"] = report["latency"]
-    if proxy is not None and got:
+    if proxies and got:
         result["proxy_cpu_s_per_gb"] = result["proxy_cpu_s"] / (got / 1e9)
-    problems = []
-    if gen.returncode != 0:
-        problems.append(f"lb-loadgen exit {gen.returncode}")
+    problems = gen_exits + gen_errors
     if not arrived or got != expected:
         problems.append(f"sink got {got} of {expected} bytes")
     if report["lines"] != lines * conns:
@@ -245,39 +374,62 @@ def fmt(v, spec):
     return format(v, spec)
 
 
-def throughput(opts, modes, tmpdir):
+def workloads(opts, modes, parts, tls):
+    """The throughput table's row groups, in print order; each runs in its modes."""
+    # x2 only where it answers "is a -threads flag worth it": 4 clients, 200-byte lines.
+    single = [m for m in modes if m != X2]
+    out = []
+    if "plain" in parts:
+        for size in (64, 200):
+            for conns in (1, 4):
+                out.append({"workload": f"C={conns} {size}B", "connections": conns, "size": size,
+                            "mb": opts.mb_200 if size == 200 else opts.mb_64,
+                            "modes": modes if (conns, size) == (4, 200) else single})
+    if "tls" in parts and tls:
+        out.append({"workload": "C=4 200B TLS", "connections": 4, "size": 200,
+                    "mb": opts.mb_tls, "modes": modes, "tls": tls})
+    if "mem" in parts:
+        # Many clients at once: the proxy's per-client memory shows in its peak RSS. json-tcp-lb
+        # at its default -connections, as a user would run it; direct has no proxy to measure.
+        out.append({"workload": "C=100 200B", "connections": 100, "size": 200,
+                    "mb": opts.mb_mem, "lb_connections": None,
+                    "modes": [m for m in modes if m in ("json-tcp-lb", "haproxy")]})
+    return out
+
+
+def throughput(opts, modes, parts, tls, tmpdir):
     cells = []
-    for size in (64, 200):
-        for conns in (1, 4):
-            total = opts.mb_200 * 10**6 if size == 200 else opts.mb_64 * 10**6
-            for mode in modes:
-                runs = []
-                for rep in range(opts.reps):
-                    try:
-                        r = one_run(opts, mode, conns, size, total, tmpdir)
-                    except Exception as e:  # a run that cannot run is reported, not fatal
-                        r = {"mode": mode, "connections": conns, "size": size, "ok": False,
-                             "error": str(e)}
-                    runs.append(r)
-                    status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
-                    print(f"  {mode:12} C={conns} size={size:3} rep {rep + 1}: "
-                          f"{fmt(r.get('mb_per_s'), '8.0f')} MB/s "
-                          f"{fmt(r.get('seconds'), '5.2f')} s  {status}", flush=True)
-                good = [r for r in runs if r["ok"]]
-                cells.append({
-                    "mode": mode, "connections": conns, "size": size,
-                    "runs": runs, "ok_runs": len(good),
-                    "mb_per_s": median([r["mb_per_s"] for r in good]),
-                    "lines_per_s": median([r["lines_per_s"] for r in good]),
-                    "proxy_cpu_s_per_gb": median([r["proxy_cpu_s_per_gb"] for r in good
-                                                  if "proxy_cpu_s_per_gb" in r]),
-                    "proxy_peak_rss_mb": max([r["proxy_peak_rss_kb"] / 1024 for r in good
-                                              if "proxy_peak_rss_kb" in r], default=None),
-                })
-    index = {(c["mode"], c["connections"], c["size"]): c for c in cells}
+    for w in workloads(opts, modes, parts, tls):
+        conns, size = w["connections"], w["size"]
+        for mode in w["modes"]:
+            runs = []
+            for rep in range(opts.reps):
+                try:
+                    r = one_run(opts, mode, conns, size, w["mb"] * 10**6, tmpdir,
+                                tls=w.get("tls"), lb_connections=w.get("lb_connections", 4))
+                except Exception as e:  # a run that cannot run is reported, not fatal
+                    r = {"mode": mode, "connections": conns, "size": size, "ok": False,
+                         "error": str(e)}
+                runs.append(r)
+                status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
+                print(f"  {mode:14} {w['workload']:13} rep {rep + 1}: "
+                      f"{fmt(r.get('mb_per_s'), '8.0f')} MB/s "
+                      f"{fmt(r.get('seconds'), '5.2f')} s  {status}", flush=True)
+            good = [r for r in runs if r["ok"]]
+            cells.append({
+                "workload": w["workload"], "mode": mode, "connections": conns, "size": size,
+                "tls": "tls" in w, "runs": runs, "ok_runs": len(good),
+                "mb_per_s": median([r["mb_per_s"] for r in good]),
+                "lines_per_s": median([r["lines_per_s"] for r in good]),
+                "proxy_cpu_s_per_gb": median([r["proxy_cpu_s_per_gb"] for r in good
+                                              if "proxy_cpu_s_per_gb" in r]),
+                "proxy_peak_rss_mb": max([r["proxy_peak_rss_kb"] / 1024 for r in good
+                                          if "proxy_peak_rss_kb" in r], default=None),
+            })
+    index = {(c["mode"], c["workload"]): c for c in cells}
     for c in cells:
-        d = index.get(("direct", c["connections"], c["size"]))
-        h = index.get(("haproxy", c["connections"], c["size"]))
+        d = index.get(("direct", c["workload"]))
+        h = index.get(("haproxy", c["workload"]))
         c["vs_direct"] = (c["mb_per_s"] / d["mb_per_s"]
                           if d and d["mb_per_s"] and c["mb_per_s"] else None)
         c["vs_haproxy"] = (c["mb_per_s"] / h["mb_per_s"]
@@ -288,7 +440,7 @@ def throughput(opts, modes, tmpdir):
 def latency(opts, modes, tmpdir):
     out = []
     total_lines = opts.latency_rate * opts.latency_seconds
-    for mode in modes:
+    for mode in [m for m in modes if m != X2]:
         runs = []
         for rep in range(opts.latency_reps):
             try:
@@ -322,13 +474,12 @@ def print_tables(cells, lat, skipped):
     if cells:
         print()
         print("Throughput (medians; MB/s = sink bytes / (last byte - first byte received), 1 MB = 1e6 B)")
-        head = (f"{'workload':16} {'mode':12} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
+        head = (f"{'workload':14} {'mode':14} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
                 f"{'x haproxy':>9} {'CPU s/GB':>8} {'RSS MB':>7} {'ok':>4}")
         print(head)
         print("-" * len(head))
         for c in cells:
-            workload = f"C={c['connections']} {c['size']}B"
-            print(f"{workload:16} {c['mode']:12} {fmt(c['mb_per_s'], '7.0f')} "
+            print(f"{c['workload']:14} {c['mode']:14} {fmt(c['mb_per_s'], '7.0f')} "
                   f"{fmt(c['lines_per_s'] and c['lines_per_s'] / 1e6, '8.2f')} "
                   f"{fmt(c['vs_direct'], '8.2f')} {fmt(c['vs_haproxy'], '9.2f')} "
                   f"{fmt(c['proxy_cpu_s_per_gb'], '8.2f')} {fmt(c['proxy_peak_rss_mb'], '7.1f')} "
@@ -354,21 +505,36 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--mb-200", type=int, default=1500, help="MB per run with 200-byte lines")
     ap.add_argument("--mb-64", type=int, default=1000, help="MB per run with 64-byte lines")
-    ap.add_argument("--latency", action="store_true", help="latency runs only")
-    ap.add_argument("--no-latency", action="store_true", help="throughput runs only")
+    ap.add_argument("--mb-tls", type=int, default=600, help="MB per run of the TLS workload")
+    ap.add_argument("--mb-mem", type=int, default=1000,
+                    help="MB per run of the 100-connection memory workload")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help=f"comma list of parts to run (default all): {', '.join(PARTS)}")
+    ap.add_argument("--latency", action="store_true", help="latency runs only (--only latency)")
+    ap.add_argument("--no-latency", action="store_true", help="no latency runs")
     ap.add_argument("--latency-rate", type=int, default=50000)
     ap.add_argument("--latency-seconds", type=int, default=3)
     ap.add_argument("--latency-reps", type=int, default=3)
     ap.add_argument("--verify", action="store_true",
                     help="throughput runs also parse and verify every line (slows the sink)")
-    ap.add_argument("--modes", default="direct,json-tcp-lb,haproxy")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help=f"comma list (default all): {', '.join(MODES)}")
     ap.add_argument("--out", default=None, help="default: BUILD/bench/results.json")
     opts = ap.parse_args()
 
     for tool in ("tests/tools/lb-sink", "tests/tools/lb-loadgen", "dataplane/json-tcp-lb"):
         if not os.access(os.path.join(opts.build, tool), os.X_OK):
             sys.exit(f"bench: {opts.build}/{tool} missing; run make build")
-    modes = opts.modes.split(",")
+    modes = [m.strip() for m in opts.modes.split(",") if m.strip()]
+    parts = [p.strip() for p in opts.only.split(",") if p.strip()]
+    for name, given, known in (("--modes", modes, MODES), ("--only", parts, PARTS)):
+        unknown = [x for x in given if x not in known]
+        if unknown:
+            sys.exit(f"bench: {name}: unknown {unknown}; known: {', '.join(known)}")
+    if opts.latency:
+        parts = ["latency"]
+    if opts.no_latency and "latency" in parts:
+        parts.remove("latency")
     skipped = []
     if "haproxy" in modes and not os.access(HAPROXY, os.X_OK):
         modes.remove("haproxy")
@@ -388,9 +554,17 @@ def main():
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmpdir:
-        cells = [] if opts.latency else throughput(opts, modes, tmpdir)
-        lat = [] if opts.no_latency else latency(opts, modes, tmpdir)
-    results = {"machine": machine, "throughput": cells, "latency": lat, "skipped": skipped,
+        tls = None
+        if "tls" in parts:
+            try:
+                tls = make_tls_files(tmpdir)
+            except RuntimeError as e:
+                skipped.append(f"tls: cannot make a test certificate ({e})")
+                print(f"bench: {skipped[-1]}; skipping the TLS workload", flush=True)
+        cells = throughput(opts, modes, parts, tls, tmpdir)
+        lat = latency(opts, modes, tmpdir) if "latency" in parts else []
+    results = {"machine": machine, "parts": parts, "modes": modes,
+               "throughput": cells, "latency": lat, "skipped": skipped,
                "method": "MB/s and lines/s from the sink: bytes received over first-to-last "
                          "received byte (end to end, all bytes at the sinks); a run counts only "
                          "if the sink got every byte and line (throughput: counted; latency and "
