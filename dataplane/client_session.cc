@@ -12,6 +12,7 @@
 #include "dataplane/core/log.h"
 #include "dataplane/core/units.h"
 #include "dataplane/proxy.h"
+#include "dataplane/tls_stream.h"
 
 namespace jsontcplb {
 namespace {
@@ -40,33 +41,37 @@ bool is_plain_close(const boost::system::error_code& ec) {
 
 using ReadResult = std::tuple<boost::system::error_code, std::size_t>;
 
-// One read from a plain TCP client into the splitter. The socket is non-blocking: a client
-// with nothing to send gets no read buffer while it waits (10,000 idle clients would otherwise
-// pin 10,000 read buffers). Costs the same system calls as async_read_some (a read that finds
+// One read from a client into the splitter. A client with nothing to send gets no read buffer
+// while it waits (10,000 idle clients would otherwise pin 10,000 read buffers): the read is
+// tried without waiting, and only if it finds nothing is the buffer released and readiness
+// awaited. For plain TCP that is the same system calls as async_read_some (a read that finds
 // nothing, then epoll) plus one epoll_ctl each time the client goes quiet.
-asio::awaitable<ReadResult> read_some(tcp::socket& socket, LineSplitter& splitter) {
+template <typename Stream>
+asio::awaitable<ReadResult> read_some(Stream& stream, LineSplitter& splitter) {
   for (;;) {
     std::span<char> space = splitter.prepare();
-    boost::system::error_code ec;
-    const std::size_t n = socket.read_some(asio::buffer(space.data(), space.size()), ec);
-    if (ec != asio::error::would_block) {
+    ReadResult result;
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      boost::system::error_code ec;  // the socket is non-blocking
+      const std::size_t n = stream.read_some(asio::buffer(space.data(), space.size()), ec);
+      result = ReadResult{ec, n};
+    } else {
+      result = co_await stream.read_some(asio::buffer(space.data(), space.size()), false);
+    }
+    if (std::get<0>(result) != asio::error::would_block) {
       // Let the workers and other clients run between reads, as an async read would.
-      co_await asio::post(socket.get_executor(), asio::use_awaitable);
-      co_return ReadResult{ec, n};
+      co_await asio::post(stream.get_executor(), asio::use_awaitable);
+      co_return result;
     }
     splitter.release();
-    auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read, kUseAwaitable);
-    if (wait_ec) co_return ReadResult{wait_ec, 0};
+    boost::system::error_code ec;
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      std::tie(ec) = co_await stream.async_wait(tcp::socket::wait_read, kUseAwaitable);
+    } else {
+      ec = co_await stream.wait_readable();
+    }
+    if (ec) co_return ReadResult{ec, 0};
   }
-}
-
-// TLS: OpenSSL may hold decrypted bytes the socket does not show as readable, so the stream is
-// read directly and keeps its read buffer (an idle TLS session holds more in OpenSSL anyway).
-asio::awaitable<ReadResult> read_some(asio::ssl::stream<tcp::socket>& stream,
-                                      LineSplitter& splitter) {
-  std::span<char> space = splitter.prepare();
-  co_return co_await stream.async_read_some(asio::buffer(space.data(), space.size()),
-                                            kUseAwaitable);
 }
 
 template <typename Stream>
@@ -143,23 +148,21 @@ asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::sock
 }
 
 asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy,
-                                         asio::ssl::stream<tcp::socket> stream, std::string peer) {
+                                         std::unique_ptr<TlsStream> stream, std::string peer) {
   using namespace asio::experimental::awaitable_operators;
-  Registration registration(*proxy, stream.next_layer());
+  Registration registration(*proxy, stream->socket());
   asio::steady_timer deadline(co_await asio::this_coro::executor, kTlsHandshakeTimeout);
-  auto handshake =
-      co_await (stream.async_handshake(asio::ssl::stream_base::server, kUseAwaitable) ||
-                deadline.async_wait(kUseAwaitable));
+  auto handshake = co_await (stream->handshake() || deadline.async_wait(kUseAwaitable));
   if (handshake.index() == 1) {
     LB_LOG(kWarn, "client ", peer, ": TLS handshake timed out");
     co_return;
   }
-  if (auto [ec] = std::get<0>(handshake); ec) {
+  if (auto ec = std::get<0>(handshake); ec) {
     LB_LOG(kWarn, "client ", peer, ": TLS handshake failed: ", ec.message());
     co_return;
   }
   LB_LOG(kInfo, "client ", peer, " connected (TLS)");
-  co_await read_lines(*proxy, stream, peer);
+  co_await read_lines(*proxy, *stream, peer);
 }
 
 }  // namespace jsontcplb

@@ -2,7 +2,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <memory>
 #include <string>
 
@@ -12,6 +11,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 class Proxy;
+class TlsStream;
 
 /// Reads one client until it closes: splits its stream into whole-line batches, queues them,
 /// and stops reading while the queue is full. A trailing fragment is delivered with '\n'.
@@ -19,6 +19,6 @@ asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::sock
                                          std::string peer);
 /// The same over TLS, after a server handshake.
 asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy,
-                                         asio::ssl::stream<tcp::socket> stream, std::string peer);
+                                         std::unique_ptr<TlsStream> stream, std::string peer);
 
 }  // namespace jsontcplb

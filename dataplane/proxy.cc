@@ -15,6 +15,7 @@
 #include "dataplane/core/log.h"
 #include "dataplane/core/units.h"
 #include "dataplane/spawn.h"
+#include "dataplane/tls_stream.h"
 #include "dataplane/upstream.h"
 #include "dataplane/worker.h"
 
@@ -191,11 +192,12 @@ asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
     auto remote = socket.remote_endpoint(pec);
     std::string peer = pec ? std::string("?") : endpoint_text(remote);
     if (client_tls_) {
-      co_spawn(
-          io_,
-          run_client_session(self, asio::ssl::stream<tcp::socket>(std::move(socket), *client_tls_),
-                             std::move(peer)),
-          log_if_thrown("client session"));
+      co_spawn(io_,
+               run_client_session(self,
+                                  std::make_unique<TlsStream>(std::move(socket), *client_tls_,
+                                                              TlsStream::Role::kServer),
+                                  std::move(peer)),
+               log_if_thrown("client session"));
     } else {
       co_spawn(io_, run_client_session(self, std::move(socket), std::move(peer)),
                log_if_thrown("client session"));

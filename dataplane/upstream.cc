@@ -1,11 +1,8 @@
 #include "dataplane/upstream.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,6 +11,7 @@
 
 #include "dataplane/core/str_cat.h"
 #include "dataplane/tcp_info.h"
+#include "dataplane/tls_stream.h"
 
 namespace jsontcplb {
 namespace {
@@ -26,54 +24,13 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   return TargetAddress{ep.address().to_string(), ep.port()}.to_string();
 }
 
-// The TLS stream's lower layer: a TCP socket that counts the ciphertext bytes written through
-// it, which is what the target's kernel acknowledges.
-class Upstream::CountingSocket {
- public:
-  using executor_type = tcp::socket::executor_type;
-  using lowest_layer_type = tcp::socket::lowest_layer_type;
-
-  CountingSocket(tcp::socket socket, std::uint64_t& written)
-      : socket_(std::move(socket)), written_(&written) {}
-
-  executor_type get_executor() { return socket_.get_executor(); }
-  lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
-  const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
-
-  template <typename Buffers, typename Token>
-  auto async_read_some(const Buffers& buffers, Token&& token) {
-    return socket_.async_read_some(buffers, std::forward<Token>(token));
-  }
-
-  template <typename Buffers, typename Token>
-  auto async_write_some(const Buffers& buffers, Token&& token) {
-    return asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        [this, buffers, started = false](auto& self, boost::system::error_code ec = {},
-                                         std::size_t n = 0) mutable {
-          if (!started) {
-            started = true;
-            socket_.async_write_some(buffers, std::move(self));
-            return;
-          }
-          *written_ += n;
-          self.complete(ec, n);
-        },
-        token, socket_);
-  }
-
- private:
-  tcp::socket socket_;
-  std::uint64_t* written_;
-};
-
 Upstream::Upstream(tcp::socket socket, asio::ssl::context* tls) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   peer_ = ec ? std::string("?") : endpoint_text(remote);
   acked_base_ = tcp_bytes_acked(socket.native_handle()).value_or(0);
   if (tls != nullptr) {
-    tls_ = std::make_unique<asio::ssl::stream<CountingSocket>>(
-        CountingSocket(std::move(socket), wire_bytes_), *tls);
+    tls_ = std::make_unique<TlsStream>(std::move(socket), *tls, TlsStream::Role::kClient);
   } else {
     plain_.emplace(std::move(socket));
   }
@@ -81,13 +38,11 @@ Upstream::Upstream(tcp::socket socket, asio::ssl::context* tls) {
 
 Upstream::~Upstream() = default;
 
-tcp::socket::lowest_layer_type& Upstream::socket() {
-  return plain_ ? plain_->lowest_layer() : tls_->lowest_layer();
-}
+tcp::socket& Upstream::socket() { return plain_ ? *plain_ : tls_->socket(); }
 
-const tcp::socket::lowest_layer_type& Upstream::socket() const {
-  return plain_ ? plain_->lowest_layer() : tls_->lowest_layer();
-}
+const tcp::socket& Upstream::socket() const { return plain_ ? *plain_ : tls_->socket(); }
+
+std::uint64_t Upstream::wire_bytes() const { return tls_ ? tls_->bytes_sent() : wire_bytes_; }
 
 asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> Upstream::connect(
     const TargetAddress& target, const ConnectSettings& settings) {
@@ -127,18 +82,13 @@ asio::awaitable<boost::system::error_code> Upstream::handshake(const std::string
                                                                bool verify_host) {
   if (!tls_) co_return boost::system::error_code();
   // SNI, and the name (or IP) the certificate must carry.
-  SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
-  if (verify_host) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kUseAwaitable);
-  co_return ec;
+  tls_->expect_host(host, verify_host);
+  co_return co_await tls_->handshake();
 }
 
 asio::awaitable<boost::system::error_code> Upstream::write(
     std::span<const asio::const_buffer> buffers) {
-  if (tls_) {
-    auto [ec, n] = co_await asio::async_write(*tls_, buffers, kUseAwaitable);
-    co_return ec;
-  }
+  if (tls_) co_return co_await tls_->write(buffers);
   // asio's transfer_all stops each system call at 64 KiB; a batch is often a little more than
   // that, which cost a second sendmsg for its last few bytes. Offer everything at once.
   auto all_at_once = [](const boost::system::error_code& ec, std::size_t) -> std::size_t {
@@ -152,7 +102,7 @@ asio::awaitable<boost::system::error_code> Upstream::write(
 asio::awaitable<std::pair<boost::system::error_code, std::size_t>> Upstream::read_some(
     asio::mutable_buffer buffer) {
   if (tls_) {
-    auto [ec, n] = co_await tls_->async_read_some(buffer, kUseAwaitable);
+    auto [ec, n] = co_await tls_->read_some(buffer);
     co_return std::pair<boost::system::error_code, std::size_t>{ec, n};
   }
   auto [ec, n] = co_await plain_->async_read_some(buffer, kUseAwaitable);
@@ -160,7 +110,7 @@ asio::awaitable<std::pair<boost::system::error_code, std::size_t>> Upstream::rea
 }
 
 std::optional<std::uint64_t> Upstream::acked_bytes() const {
-  auto& s = const_cast<tcp::socket::lowest_layer_type&>(socket());
+  auto& s = const_cast<tcp::socket&>(socket());
   if (!s.is_open()) return std::nullopt;
   auto acked = tcp_bytes_acked(s.native_handle());
   if (!acked) return std::nullopt;
@@ -169,7 +119,7 @@ std::optional<std::uint64_t> Upstream::acked_bytes() const {
 
 bool Upstream::all_acked() const {
   auto acked = acked_bytes();
-  return acked && *acked >= wire_bytes_;
+  return acked && *acked >= wire_bytes();
 }
 
 asio::awaitable<bool> Upstream::close_gracefully(std::chrono::milliseconds timeout) {
@@ -179,7 +129,7 @@ asio::awaitable<bool> Upstream::close_gracefully(std::chrono::milliseconds timeo
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   if (tls_ && !failed_) {
     // close_notify; the peer's reply is not awaited beyond the deadline.
-    co_await (tls_->async_shutdown(kUseAwaitable) || timer.async_wait(kUseAwaitable));
+    co_await (tls_->shutdown() || timer.async_wait(kUseAwaitable));
   }
   boost::system::error_code ec;
   socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -3,7 +3,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +16,7 @@
 
 namespace jsontcplb {
 
+class TlsStream;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
@@ -59,8 +59,8 @@ class Upstream {
   void cancel();
   void close();
 
-  /// Bytes handed to the socket since the connection started.
-  std::uint64_t wire_bytes() const { return wire_bytes_; }
+  /// Bytes handed to the socket since the connection started (ciphertext for TLS).
+  std::uint64_t wire_bytes() const;
   /// Bytes the target acknowledged, same origin as wire_bytes().
   std::optional<std::uint64_t> acked_bytes() const;
   bool all_acked() const;
@@ -71,12 +71,11 @@ class Upstream {
   const std::string& failure() const { return failure_; }
 
  private:
-  class CountingSocket;
-  tcp::socket::lowest_layer_type& socket();
-  const tcp::socket::lowest_layer_type& socket() const;
+  tcp::socket& socket();
+  const tcp::socket& socket() const;
 
   std::optional<tcp::socket> plain_;
-  std::unique_ptr<asio::ssl::stream<CountingSocket>> tls_;
+  std::unique_ptr<TlsStream> tls_;
   std::uint64_t wire_bytes_ = 0;
   std::uint64_t acked_base_ = 0;  // tcpi_bytes_acked once connected (the SYN may count)
   std::string peer_;

@@ -568,6 +568,31 @@ TEST_F(DataPlaneTls, TlsToTargetsVerifiedWithCa) {
   EXPECT_GT(sink.lines(1), 0u);
 }
 
+// TLS on both sides, and one TLS target killed mid-stream: nothing is lost or corrupted (a
+// TLS connection's unacknowledged batches are resent whole, so duplicates are allowed).
+TEST_F(DataPlaneTls, TlsBothSidesTargetKilledMidStreamLosesNothing) {
+  Sink sink(tls_sink(2));
+  auto proxy =
+      start_proxy({"-target", target_list(sink), "-tls-target", "-tls-target-ca", pki_->ca_cert,
+                   "-tls-cert", pki_->server_cert, "-tls-key", pki_->server_key});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  auto o = load(port, "tlskill", 4, 25'000);
+  o.tls = true;
+  o.tls_ca = pki_->ca_cert;
+  o.rate_lines_per_sec = 50'000;  // about two seconds of traffic
+  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
+  ASSERT_TRUE(sink.wait_until([&] { return sink.lines(0) > 5'000; }, seconds(30)));
+  ASSERT_TRUE(sink.close_port(0, /*abort=*/true));
+  LoadGenResult sent = sending.get();
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  Report r = wait_for_run(sink, o);
+  EXPECT_EQ(r.missing, 0u) << r.to_string();
+  EXPECT_EQ(r.malformed, 0u) << r.to_string();
+  EXPECT_TRUE(r.at_least_once()) << r.to_string();
+  EXPECT_GE(proxy->count_log("failed"), 1) << proxy->log();
+}
+
 TEST_F(DataPlaneTls, TlsToTargetsWithSkipVerify) {
   Sink sink(tls_sink(1));
   auto proxy =
