@@ -1,6 +1,7 @@
 #include "dataplane/client_session.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -20,48 +21,69 @@ namespace {
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kTlsHandshakeTimeout(10);
 
-// Unregisters the session however the coroutine ends.
+// Points the proxy's link at the session's socket while the session runs, and unregisters
+// the session (on the data-plane thread) however the coroutine ends.
 class Registration {
  public:
-  Registration(Proxy& proxy, tcp::socket& socket)
-      : proxy_(proxy), id_(proxy.register_client(socket)) {}
-  ~Registration() { proxy_.unregister_client(id_); }
+  Registration(Proxy& proxy, std::shared_ptr<ClientLink> link, std::uint64_t id,
+               tcp::socket& socket)
+      : proxy_(proxy), link_(std::move(link)), id_(id) {
+    link_->socket = &socket;
+  }
+  ~Registration() {
+    link_->socket = nullptr;
+    proxy_.on_data_plane([proxy = &proxy_, id = id_] { proxy->unregister_client(id); });
+  }
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
 
  private:
   Proxy& proxy_;
+  std::shared_ptr<ClientLink> link_;
   std::uint64_t id_;
 };
+
+// Hands a batch to the queue, which lives on the data-plane thread.
+void deliver(Proxy& proxy, Batch batch) {
+  proxy.on_data_plane(
+      [proxy = &proxy, batch = std::move(batch)]() mutable { proxy->enqueue(std::move(batch)); });
+}
 
 bool is_plain_close(const boost::system::error_code& ec) {
   // A TLS client that closes without close_notify ends the stream just as well.
   return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
 }
 
-using ReadResult = std::tuple<boost::system::error_code, std::size_t>;
+// What one read brought: the error (if any), the bytes read, and the lines they completed.
+struct ReadOutcome {
+  boost::system::error_code ec;
+  std::size_t bytes = 0;
+  LineSplitter::Result split;
+};
 
-// One read from a client into the splitter. A client with nothing to send gets no read buffer
-// while it waits (10,000 idle clients would otherwise pin 10,000 read buffers): the read is
-// tried without waiting, and only if it finds nothing is the buffer released and readiness
-// awaited. For plain TCP that is the same system calls as async_read_some (a read that finds
-// nothing, then epoll) plus one epoll_ctl each time the client goes quiet.
+// One read from a client, split into lines.
+//
+// A client with nothing to send gets no read buffer while it waits (10,000 idle clients would
+// otherwise pin 10,000 read buffers): the read is tried without waiting, and only if it finds
+// nothing is the buffer released and readiness awaited. For plain TCP that is the same system
+// calls as async_read_some (a read that finds nothing, then epoll) plus one epoll_ctl each time
+// the client goes quiet.
 template <typename Stream>
-asio::awaitable<ReadResult> read_some(Stream& stream, LineSplitter& splitter) {
+asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitter) {
   for (;;) {
+    ReadOutcome out;
     std::span<char> space = splitter.prepare();
-    ReadResult result;
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
-      boost::system::error_code ec;  // the socket is non-blocking
-      const std::size_t n = stream.read_some(asio::buffer(space.data(), space.size()), ec);
-      result = ReadResult{ec, n};
+      out.bytes = stream.read_some(asio::buffer(space.data(), space.size()), out.ec);
     } else {
-      result = co_await stream.read_some(asio::buffer(space.data(), space.size()), false);
+      std::tie(out.ec, out.bytes) =
+          co_await stream.read_some(asio::buffer(space.data(), space.size()), false);
     }
-    if (std::get<0>(result) != asio::error::would_block) {
+    if (out.ec != asio::error::would_block) {
+      if (out.bytes > 0) out.split = splitter.commit(out.bytes);
       // Let the workers and other clients run between reads, as an async read would.
-      co_await asio::post(stream.get_executor(), asio::use_awaitable);
-      co_return result;
+      co_await asio::post(asio::use_awaitable);
+      co_return out;
     }
     splitter.release();
     boost::system::error_code ec;
@@ -70,39 +92,50 @@ asio::awaitable<ReadResult> read_some(Stream& stream, LineSplitter& splitter) {
     } else {
       ec = co_await stream.wait_readable();
     }
-    if (ec) co_return ReadResult{ec, 0};
+    if (ec) co_return ReadOutcome{ec, 0, {}};
   }
+}
+
+// Stops reading while the queue is full, so TCP slows the client down. The queue and its
+// waiters live on the data-plane thread: a session on a reader thread goes there to wait.
+asio::awaitable<void> wait_for_room(Proxy& proxy, asio::steady_timer& room_timer) {
+  if (!proxy.queue_full_hint() || proxy.clients_cut()) co_return;
+  const bool away = proxy.has_reader_threads();
+  if (away)
+    co_await asio::post(asio::bind_executor(proxy.io().get_executor(), asio::use_awaitable));
+  while (proxy.queue().full() && !proxy.clients_cut()) {
+    co_await proxy.clients_waiting_for_room().wait(room_timer, std::nullopt);
+  }
+  if (away) co_await asio::post(asio::use_awaitable);  // back to the session's thread
 }
 
 template <typename Stream>
 asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string& peer) {
   const Options& options = proxy.options();
   LineSplitter splitter(options.read_buffer_bytes, options.max_line_bytes);
-  asio::steady_timer room_timer(co_await asio::this_coro::executor);
+  asio::steady_timer room_timer(proxy.io());  // waits on the data-plane thread
   std::uint64_t lines = 0;
   std::uint64_t bytes = 0;
   std::string end = "closed the connection";
   bool rejected = false;
   for (;;) {
-    // Backpressure: a full queue means we stop reading and TCP slows the client down.
-    while (proxy.queue().full() && !proxy.clients_cut()) {
-      co_await proxy.clients_waiting_for_room().wait(room_timer, std::nullopt);
-    }
+    co_await wait_for_room(proxy, room_timer);
     if (proxy.clients_cut()) {
       end = "was cut off by the drain timeout";
       break;
     }
-    auto [ec, n] = co_await read_some(stream, splitter);
+    auto [ec, n, result] = co_await read_and_split(stream, splitter);
     if (n > 0) {
       bytes += n;
-      LineSplitter::Result result = splitter.commit(n);
       if (!result.batch.empty()) {
         lines += result.batch.lines();
-        proxy.enqueue(std::move(result.batch));
+        deliver(proxy, std::move(result.batch));
       }
       if (result.line_too_long) {
-        ++proxy.counters().rejected_long_lines;
-        proxy.metrics().rejected_line_too_long.Increment();
+        proxy.on_data_plane([proxy = &proxy] {
+          ++proxy->counters().rejected_long_lines;
+          proxy->metrics().rejected_line_too_long.Increment();
+        });
         LB_LOG(kError, "client ", peer, " sent a line longer than -max-line-bytes ",
                format_bytes(options.max_line_bytes), "; closing it (", lines,
                " lines before it were accepted)");
@@ -126,7 +159,7 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
       // sends over the same target connection.
       LB_LOG(kDebug, "client ", peer, " ended without a final newline; one was appended");
       ++lines;
-      proxy.enqueue(std::move(tail));
+      deliver(proxy, std::move(tail));
     }
   }
   LB_LOG(kInfo, "client ", peer, " ", end, " after ", lines, " lines, ", bytes, " bytes");
@@ -135,8 +168,9 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
 }  // namespace
 
 asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::socket socket,
-                                         std::string peer) {
-  Registration registration(*proxy, socket);
+                                         std::string peer, std::shared_ptr<ClientLink> link,
+                                         std::uint64_t id) {
+  Registration registration(*proxy, std::move(link), id, socket);
   LB_LOG(kInfo, "client ", peer, " connected");
   boost::system::error_code ec;
   socket.non_blocking(true, ec);  // read_some() above relies on it
@@ -148,9 +182,10 @@ asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::sock
 }
 
 asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy,
-                                         std::unique_ptr<TlsStream> stream, std::string peer) {
+                                         std::unique_ptr<TlsStream> stream, std::string peer,
+                                         std::shared_ptr<ClientLink> link, std::uint64_t id) {
   using namespace asio::experimental::awaitable_operators;
-  Registration registration(*proxy, stream->socket());
+  Registration registration(*proxy, std::move(link), id, stream->socket());
   asio::steady_timer deadline(co_await asio::this_coro::executor, kTlsHandshakeTimeout);
   auto handshake = co_await (stream->handshake() || deadline.async_wait(kUseAwaitable));
   if (handshake.index() == 1) {

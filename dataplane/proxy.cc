@@ -14,6 +14,7 @@
 #include "dataplane/client_session.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/units.h"
+#include "dataplane/reader_threads.h"
 #include "dataplane/spawn.h"
 #include "dataplane/tls_stream.h"
 #include "dataplane/upstream.h"
@@ -54,6 +55,9 @@ Proxy::Proxy(asio::io_context& io, Options options, std::shared_ptr<Metrics> met
       default_connections_(options_.connections) {
   for (const TargetAddress& address : options_.targets) {
     targets_.push_back(make_target(TargetSpec{address, 0}));
+  }
+  if (options_.threads > 1) {
+    readers_ = std::make_unique<ReaderThreads>(static_cast<std::size_t>(options_.threads - 1));
   }
 }
 
@@ -191,15 +195,32 @@ asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
     boost::system::error_code pec;
     auto remote = socket.remote_endpoint(pec);
     std::string peer = pec ? std::string("?") : endpoint_text(remote);
+    // With -threads > 1 the session lives on a reader thread: its socket moves to that
+    // thread's io_context, and it talks to the rest of the proxy through on_data_plane().
+    asio::any_io_executor executor = io_.get_executor();
+    if (readers_) {
+      executor = readers_->next();
+      const auto protocol = listen_endpoint().protocol();  // accepted sockets share it
+      boost::system::error_code rec;
+      const auto handle = socket.release(rec);
+      if (rec) {
+        LB_LOG(kWarn, "client ", peer, ": cannot hand it to a reader thread: ", rec.message());
+        continue;
+      }
+      socket = tcp::socket(executor, protocol, handle);
+    }
+    auto link = std::make_shared<ClientLink>(ClientLink{executor, nullptr});
+    const std::uint64_t id = register_client(link);
     if (client_tls_) {
-      co_spawn(io_,
+      co_spawn(executor,
                run_client_session(self,
                                   std::make_unique<TlsStream>(std::move(socket), *client_tls_,
                                                               TlsStream::Role::kServer),
-                                  std::move(peer)),
+                                  std::move(peer), std::move(link), id),
                log_if_thrown("client session"));
     } else {
-      co_spawn(io_, run_client_session(self, std::move(socket), std::move(peer)),
+      co_spawn(executor,
+               run_client_session(self, std::move(socket), std::move(peer), std::move(link), id),
                log_if_thrown("client session"));
     }
   }
@@ -239,16 +260,19 @@ asio::awaitable<void> Proxy::drain_timer_loop() {
   if (ec || flushing_) co_return;
   LB_LOG(kWarn, "drain timeout: closing ", clients_.size(), " client(s) still sending");
   clients_cut_ = true;
-  for (auto& [id, socket] : clients_) {
-    boost::system::error_code ignored;
-    socket->cancel(ignored);
+  for (auto& [id, link] : clients_) {
+    // On the session's own thread: only there may its socket be touched.
+    asio::post(link->executor, [link] {
+      boost::system::error_code ignored;
+      if (link->socket != nullptr) link->socket->cancel(ignored);
+    });
   }
   clients_waiting_for_room_.notify_all();
 }
 
-std::uint64_t Proxy::register_client(tcp::socket& socket) {
+std::uint64_t Proxy::register_client(std::shared_ptr<ClientLink> link) {
   std::uint64_t id = next_client_id_++;
-  clients_.emplace(id, &socket);
+  clients_.emplace(id, std::move(link));
   return id;
 }
 
@@ -472,17 +496,20 @@ void Proxy::enqueue(Batch batch) {
   metrics_->received_lines.Increment(static_cast<double>(batch.lines()));
   metrics_->received_bytes.Increment(static_cast<double>(batch.size()));
   queue_.push_back(std::move(batch));
+  queue_full_.store(queue_.full(), std::memory_order_relaxed);
   idle_workers_.notify(1);
 }
 
 void Proxy::requeue(std::vector<Batch> batches) {
   const std::size_t n = batches.size();
   queue_.push_front(std::move(batches));
+  queue_full_.store(queue_.full(), std::memory_order_relaxed);
   idle_workers_.notify(n);
 }
 
 std::vector<Batch> Proxy::dequeue(std::size_t max_bytes) {
   std::vector<Batch> batches = queue_.pop(max_bytes);
+  queue_full_.store(queue_.full(), std::memory_order_relaxed);
   if (clients_waiting_for_room_.size() > 0 && !queue_.full()) {
     // Wake only as many readers as the free room can take, so the overshoot stays bounded.
     const std::size_t room = queue_.capacity_bytes() - queue_.bytes();

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,7 +26,15 @@ namespace jsontcplb {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+class ReaderThreads;
 class Worker;
+
+/// What the data-plane thread knows of a client session. `socket` is set and cleared by the
+/// session and read only on the session's executor (where the drain timeout posts its cut).
+struct ClientLink {
+  asio::any_io_executor executor;
+  tcp::socket* socket = nullptr;
+};
 
 /// One target and what is known about it; shared by the workers that use it.
 struct TargetState {
@@ -151,11 +161,25 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   }
   bool status_closed() const { return status_closed_; }
 
-  /// Client sessions register their socket so the drain timeout can cut them off.
-  std::uint64_t register_client(tcp::socket& socket);
+  /// Every open client, so the drain timeout can cut them off (data-plane thread).
+  std::uint64_t register_client(std::shared_ptr<ClientLink> link);
   void unregister_client(std::uint64_t id);
+
+  // --- safe from any thread (client sessions run on reader threads with -threads > 1) ---
   /// True once the drain timeout passed: sessions stop reading.
-  bool clients_cut() const { return clients_cut_; }
+  bool clients_cut() const { return clients_cut_.load(); }
+  /// queue().full() as of the data-plane thread's last change to the queue.
+  bool queue_full_hint() const { return queue_full_.load(std::memory_order_relaxed); }
+  bool has_reader_threads() const { return readers_ != nullptr; }
+  /// Runs `f` on the data-plane thread: at once when called there, posted otherwise (in order).
+  template <typename F>
+  void on_data_plane(F&& f) {
+    if (io_.get_executor().running_in_this_thread()) {
+      f();
+    } else {
+      asio::post(io_, std::forward<F>(f));
+    }
+  }
 
  private:
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
@@ -171,6 +195,7 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   void bump_generation();
 
   asio::io_context& io_;
+  std::unique_ptr<ReaderThreads> readers_;  // -threads > 1
   Options options_;
   BatchQueue queue_;
   Counters counters_;
@@ -185,13 +210,14 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   asio::steady_timer drain_timer_;
   WakeList idle_workers_;
   WakeList clients_waiting_for_room_;
-  // Open client sockets, so the drain timeout can close them.
-  std::map<std::uint64_t, tcp::socket*> clients_;
+  // Open clients, so the drain timeout can cut them off.
+  std::map<std::uint64_t, std::shared_ptr<ClientLink>> clients_;
   std::uint64_t next_client_id_ = 0;
   std::uint64_t unacked_bytes_ = 0;
   std::uint64_t unacked_lines_ = 0;
   bool shutting_down_ = false;
-  bool clients_cut_ = false;
+  std::atomic<bool> clients_cut_ = false;
+  std::atomic<bool> queue_full_ = false;
   bool flushing_ = false;
   WakeList status_watchers_;
   bool status_closed_ = false;

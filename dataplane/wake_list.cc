@@ -1,6 +1,7 @@
 #include "dataplane/wake_list.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace jsontcplb {
@@ -14,7 +15,10 @@ asio::awaitable<void> WakeList::wait(asio::steady_timer& timer,
   }
   Waiter waiter{&timer};
   auto it = waiters_.insert(waiters_.end(), &waiter);
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  // Resume on the timer's executor (the data-plane thread): the list is only touched there,
+  // also by a waiter whose coroutine belongs to a reader thread.
+  co_await timer.async_wait(
+      asio::bind_executor(timer.get_executor(), asio::as_tuple(asio::use_awaitable)));
   if (!waiter.notified) waiters_.erase(it);
 }
 

@@ -169,6 +169,10 @@ ParsedOptions parse_options(std::span<const char* const> args) {
             duration_at_least(o.failback_interval, std::chrono::milliseconds(10)));
   flags.add("read-buffer-bytes", "size", "64KiB", "Bytes read from a client at a time",
             bytes_in_range(o.read_buffer_bytes, 512, 64ULL << 20));
+  flags.add("threads", "int", "2",
+            "I/O threads; more than 1 moves reading clients (the kernel copy, TLS decryption, "
+            "line splitting) to threads of their own",
+            int_in_range(o.threads, 1, 64));
   flags.add("max-line-bytes", "size", "1MiB",
             "Longest line accepted; a client sending a longer one is disconnected",
             bytes_in_range(o.max_line_bytes, 1, 1ULL << 30));

@@ -9,8 +9,8 @@ exactly once (the sink's verifier) is marked failed. Standard library only.
 
 Parts (--only): plain (C = 1 and 4 connections, 64- and 200-byte lines), tls (C = 4, 200-byte
 lines, TLS from the clients and to the targets), mem (C = 100: the proxy's peak memory with many
-clients) and latency. "json-tcp-lb x2" runs two json-tcp-lb processes side by side, each with
-half of the clients and half of the upstream connections: what a 2-thread data plane could give.
+clients) and latency. "json-tcp-lb -threads 1" is json-tcp-lb with all clients on the
+data-plane thread, to compare with its default of 2 I/O threads.
 """
 
 import argparse
@@ -30,8 +30,8 @@ import time
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/path
-X2 = "json-tcp-lb x2"
-MODES = ("direct", "json-tcp-lb", "haproxy", X2)
+T1 = "json-tcp-lb -threads 1"
+MODES = ("direct", "json-tcp-lb", "haproxy", T1)
 PARTS = ("plain", "tls", "mem", "latency")
 
 
@@ -191,7 +191,8 @@ class Proxy:
     processes that run side by side.
     """
 
-    def __init__(self, kind, bin_dir, targets, tmpdir, connections=4, tls=None, name=None):
+    def __init__(self, kind, bin_dir, targets, tmpdir, connections=4, tls=None, name=None,
+                 threads=None):
         self.kind = kind
         self.port = free_port()
         self.log = open(os.path.join(tmpdir, f"{name or kind}.log"), "w")
@@ -201,6 +202,8 @@ class Proxy:
                     "-control-addr", "off", "-metrics-addr", "off", "-log-level", "warn"]
             if connections is not None:
                 args += ["-connections", str(connections)]
+            if threads is not None:
+                args += ["-threads", str(threads)]
             if tls:
                 args += ["-tls-cert", tls["cert"], "-tls-key", tls["key"], "-tls-target",
                          "-tls-target-ca", tls["ca"]]
@@ -293,12 +296,10 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False,
     try:
         if mode == "direct":
             targets = [sink.addresses[0]]
-        elif mode == X2:
-            # Two processes with -connections 2 each: 2 x 2 targets x 2 = the same 8 upstream
-            # connections as one process with -connections 4, so only the second core differs.
-            for i in range(2):
-                proxies.append(Proxy("json-tcp-lb", opts.build, sink.addresses, tmpdir,
-                                     connections=2, tls=tls, name=f"json-tcp-lb-x2-{i}"))
+        elif mode == T1:
+            proxies.append(Proxy("json-tcp-lb", opts.build, sink.addresses, tmpdir,
+                                 connections=lb_connections, tls=tls, threads=1,
+                                 name="json-tcp-lb-threads-1"))
         else:
             proxies.append(Proxy(mode, opts.build, sink.addresses, tmpdir,
                                  connections=lb_connections, tls=tls))
@@ -376,15 +377,13 @@ def fmt(v, spec):
 
 def workloads(opts, modes, parts, tls):
     """The throughput table's row groups, in print order; each runs in its modes."""
-    # x2 only where it answers "is a -threads flag worth it": 4 clients, 200-byte lines.
-    single = [m for m in modes if m != X2]
     out = []
     if "plain" in parts:
         for size in (64, 200):
             for conns in (1, 4):
                 out.append({"workload": f"C={conns} {size}B", "connections": conns, "size": size,
                             "mb": opts.mb_200 if size == 200 else opts.mb_64,
-                            "modes": modes if (conns, size) == (4, 200) else single})
+                            "modes": modes})
     if "tls" in parts and tls:
         out.append({"workload": "C=4 200B TLS", "connections": 4, "size": 200,
                     "mb": opts.mb_tls, "modes": modes, "tls": tls})
@@ -393,7 +392,7 @@ def workloads(opts, modes, parts, tls):
         # at its default -connections, as a user would run it; direct has no proxy to measure.
         out.append({"workload": "C=100 200B", "connections": 100, "size": 200,
                     "mb": opts.mb_mem, "lb_connections": None,
-                    "modes": [m for m in modes if m in ("json-tcp-lb", "haproxy")]})
+                    "modes": [m for m in modes if m != "direct"]})
     return out
 
 
@@ -440,7 +439,7 @@ def throughput(opts, modes, parts, tls, tmpdir):
 def latency(opts, modes, tmpdir):
     out = []
     total_lines = opts.latency_rate * opts.latency_seconds
-    for mode in [m for m in modes if m != X2]:
+    for mode in [m for m in modes if m != T1]:
         runs = []
         for rep in range(opts.latency_reps):
             try:

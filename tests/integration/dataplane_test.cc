@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -502,6 +503,47 @@ TEST(DataPlane, FileDescriptorLimitIsReportedAndWaitingClientsAreServedLater) {
   Report r = wait_for_run(sink, o);
   EXPECT_TRUE(delivered_once(r, o)) << r.to_string() << proxy.log();
 }
+
+// The same proxy with every client on the data-plane thread (-threads 1) and with clients on
+// three reader threads (-threads 4): 50 clients through a tiny queue (so sessions wait for
+// room), SIGTERM in mid-traffic, and one idle client holding an unterminated line that the
+// drain timeout (longer than the traffic) cuts off. Every line arrives exactly once and the
+// process exits 0.
+class DataPlaneThreads : public ::testing::TestWithParam<int> {};
+
+TEST_P(DataPlaneThreads, BackpressureDrainAndCutAcrossThreads) {
+  SinkOptions options = sink_ports(2);
+  options.keep_lines = true;
+  Sink sink(options);
+  auto proxy = start_proxy({"-target", target_list(sink), "-threads", std::to_string(GetParam()),
+                            "-queue-bytes", "64KiB", "-drain-timeout", "4s"});
+  std::uint16_t port = proxy->wait_for_port();
+  ASSERT_NE(port, 0) << proxy->log();
+  int idle = connect_client(port);
+  ASSERT_GE(idle, 0);
+  ASSERT_TRUE(write_all(idle, "held back"));
+  auto o = load(port, "threads", 50, 2'000, 150);
+  o.rate_lines_per_sec = 50'000;
+  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
+  ASSERT_TRUE(sink.wait_until([&] { return sink.total_lines() > 20'000; }, seconds(30)));
+  proxy->signal(SIGTERM);
+  LoadGenResult sent = sending.get();
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  EXPECT_EQ(proxy->wait_exit(seconds(60)), 0) << proxy->log();
+  ::close(idle);
+  ASSERT_TRUE(wait_until_sink_drained(sink));
+  Report r = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
+  EXPECT_EQ(r.ok, 100'000u) << r.to_string();
+  EXPECT_EQ(r.duplicate + r.missing + r.unexpected, 0u) << r.to_string();
+  EXPECT_EQ(r.malformed, 1u) << "only the held-back line, not in the test format: "
+                             << r.to_string();
+  const std::vector<std::string> lines = sink.received_lines();
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "held back"), 1);
+  EXPECT_NE(proxy->log().find("drain timeout"), std::string::npos) << proxy->log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, DataPlaneThreads, ::testing::Values(1, 4),
+                         [](const auto& info) { return std::to_string(info.param); });
 
 class DataPlaneTls : public ::testing::Test {
  protected:

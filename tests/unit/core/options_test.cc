@@ -116,6 +116,7 @@ TEST(OptionsTest, DocumentedDefaultsOfOurAdditions) {
   EXPECT_EQ(o.tls_client_ca, "");
   EXPECT_EQ(o.failback_interval, 5min);
   EXPECT_EQ(o.read_buffer_bytes, 64u * 1024);
+  EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.max_line_bytes, 1u << 20);
   EXPECT_EQ(o.queue_bytes, 16u << 20);
   EXPECT_EQ(o.max_unacked_bytes, 2u << 20);
@@ -204,6 +205,14 @@ TEST(OptionsTest, ConnectionsRange) {
   EXPECT_EQ(ParseOk({"-connections", "1"}).connections, 1);
   EXPECT_EQ(ParseOk({"-connections", std::to_string(Options::kMaxConnections)}).connections,
             Options::kMaxConnections);
+}
+
+TEST(OptionsTest, ThreadsRange) {
+  EXPECT_EQ(ParseOk({"-threads", "1"}).threads, 1);
+  EXPECT_EQ(ParseOk({"--threads=64"}).threads, 64);
+  EXPECT_THAT(ParseError({"-threads", "0"}), AllOf(HasSubstr("-threads"), HasSubstr("\"0\"")));
+  EXPECT_THAT(ParseError({"-threads", "65"}), AllOf(HasSubstr("-threads"), HasSubstr("65")));
+  EXPECT_THAT(ParseError({"-threads", "two"}), AllOf(HasSubstr("-threads"), HasSubstr("two")));
 }
 
 TEST(OptionsTest, ZeroConnectionsIsRefused) {
@@ -419,6 +428,7 @@ TEST(OptionsHelpTest, UsageShowsDefaults) {
   EXPECT_THAT(UsageEntry(usage, "failback-interval"), HasSubstr("5m"));
   EXPECT_THAT(UsageEntry(usage, "read-buffer-bytes"),
               AnyOf(HasSubstr("64KiB"), HasSubstr("65536")));
+  EXPECT_THAT(UsageEntry(usage, "threads"), HasSubstr("default 2"));
   EXPECT_THAT(UsageEntry(usage, "max-line-bytes"), AnyOf(HasSubstr("1MiB"), HasSubstr("1048576")));
   EXPECT_THAT(UsageEntry(usage, "queue-bytes"), AnyOf(HasSubstr("16MiB"), HasSubstr("16777216")));
   EXPECT_THAT(UsageEntry(usage, "max-unacked-bytes"),
