@@ -544,7 +544,9 @@ TEST_P(DataPlaneThreads, BackpressureDrainAndCutAcrossThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, DataPlaneThreads, ::testing::Values(1, 4),
-                         [](const auto& info) { return std::to_string(info.param); });
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return std::to_string(p.param);
+                         });
 
 class DataPlaneTls : public ::testing::Test {
  protected:
