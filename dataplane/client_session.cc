@@ -43,8 +43,11 @@ class Registration {
   std::uint64_t id_;
 };
 
-// Hands a batch to the queue, which lives on the data-plane thread.
+// Hands a batch to the queue, which lives on the data-plane thread. It counts against the
+// queue's room at once, so a session on a reader thread stops reading in time even while its
+// batches are still on their way.
 void deliver(Proxy& proxy, Batch batch) {
+  proxy.admit(batch.size());
   proxy.on_data_plane(
       [proxy = &proxy, batch = std::move(batch)]() mutable { proxy->enqueue(std::move(batch)); });
 }

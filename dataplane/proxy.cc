@@ -496,20 +496,23 @@ void Proxy::enqueue(Batch batch) {
   metrics_->received_lines.Increment(static_cast<double>(batch.lines()));
   metrics_->received_bytes.Increment(static_cast<double>(batch.size()));
   queue_.push_back(std::move(batch));
-  queue_full_.store(queue_.full(), std::memory_order_relaxed);
   idle_workers_.notify(1);
 }
 
 void Proxy::requeue(std::vector<Batch> batches) {
   const std::size_t n = batches.size();
+  std::size_t bytes = 0;
+  for (const Batch& b : batches) bytes += b.size();
+  admitted_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   queue_.push_front(std::move(batches));
-  queue_full_.store(queue_.full(), std::memory_order_relaxed);
   idle_workers_.notify(n);
 }
 
 std::vector<Batch> Proxy::dequeue(std::size_t max_bytes) {
   std::vector<Batch> batches = queue_.pop(max_bytes);
-  queue_full_.store(queue_.full(), std::memory_order_relaxed);
+  std::size_t bytes = 0;
+  for (const Batch& b : batches) bytes += b.size();
+  admitted_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
   if (clients_waiting_for_room_.size() > 0 && !queue_.full()) {
     // Wake only as many readers as the free room can take, so the overshoot stays bounded.
     const std::size_t room = queue_.capacity_bytes() - queue_.bytes();

@@ -168,8 +168,13 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   // --- safe from any thread (client sessions run on reader threads with -threads > 1) ---
   /// True once the drain timeout passed: sessions stop reading.
   bool clients_cut() const { return clients_cut_.load(); }
-  /// queue().full() as of the data-plane thread's last change to the queue.
-  bool queue_full_hint() const { return queue_full_.load(std::memory_order_relaxed); }
+  /// Counts a batch a session is about to hand over (deliver() in client_session.cc), before
+  /// it reaches the queue, so sessions on other threads see the queue as full in time.
+  void admit(std::size_t bytes) { admitted_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
+  /// Whether the queue plus the batches on their way to it reach -queue-bytes.
+  bool queue_full_hint() const {
+    return admitted_bytes_.load(std::memory_order_relaxed) >= options_.queue_bytes;
+  }
   bool has_reader_threads() const { return readers_ != nullptr; }
   /// Runs `f` on the data-plane thread: at once when called there, posted otherwise (in order).
   template <typename F>
@@ -217,7 +222,7 @@ class Proxy : public std::enable_shared_from_this<Proxy> {
   std::uint64_t unacked_lines_ = 0;
   bool shutting_down_ = false;
   std::atomic<bool> clients_cut_ = false;
-  std::atomic<bool> queue_full_ = false;
+  std::atomic<std::size_t> admitted_bytes_ = 0;  // queued + handed over, not yet queued
   bool flushing_ = false;
   WakeList status_watchers_;
   bool status_closed_ = false;
