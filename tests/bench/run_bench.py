@@ -186,9 +186,9 @@ class SinkProc:
 class Proxy:
     """json-tcp-lb or HAProxy in front of the sink's ports; None for direct.
 
-    connections: json-tcp-lb's -connections (None: its default). tls: make_tls_files() for TLS
-    from the clients and to the targets, None for plain TCP. name tells apart the log files of
-    processes that run side by side.
+    connections, threads: json-tcp-lb's -connections and -threads (None: its default). tls:
+    make_tls_files() for TLS from the clients and to the targets, None for plain TCP. name
+    names the log file.
     """
 
     def __init__(self, kind, bin_dir, targets, tmpdir, connections=4, tls=None, name=None,
@@ -251,11 +251,10 @@ backend be
         self.log.close()
 
 
-def start_loadgen(opts, target, conns, first_stream, lines, size, run_id, rate, latency,
-                  verify, tls):
+def start_loadgen(opts, target, conns, lines, size, run_id, rate, latency, verify, tls):
     args = [os.path.join(opts.build, "tests/tools/lb-loadgen"), "-target", target,
             "-connections", str(conns), "-lines", str(lines), "-size", str(size),
-            "-run-id", run_id, "-first-stream", str(first_stream)]
+            "-run-id", run_id]
     if rate:
         args += ["-rate", str(rate)]
     if latency:
@@ -290,51 +289,38 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False,
     verify = latency or opts.verify
     sink = SinkProc(opts.build, 1 if mode == "direct" else 2, run_id, conns, lines, latency,
                     verify, tls)
-    proxies, gens = [], []
+    proxy, gen = None, None
     result = {"mode": mode, "connections": conns, "size": size, "tls": bool(tls), "ok": False,
               "expected_bytes": expected}
     try:
         if mode == "direct":
-            targets = [sink.addresses[0]]
-        elif mode == T1:
-            proxies.append(Proxy("json-tcp-lb", opts.build, sink.addresses, tmpdir,
-                                 connections=lb_connections, tls=tls, threads=1,
-                                 name="json-tcp-lb-threads-1"))
+            target = sink.addresses[0]
         else:
-            proxies.append(Proxy(mode, opts.build, sink.addresses, tmpdir,
-                                 connections=lb_connections, tls=tls))
-        if proxies:
-            targets = [f"{HOST}:{p.port}" for p in proxies]
-            cpu0 = [cpu_seconds(p.proc.pid) for p in proxies]
-        # One lb-loadgen per entry point with its share of the connections and its own stream
-        # numbers (-first-stream), all at once, so the sink still sees streams 0..conns-1.
-        share = conns // len(targets)
-        for i, target in enumerate(targets):
-            gens.append(start_loadgen(opts, target, share, i * share, lines, size, run_id, rate,
-                                      latency, verify, tls))
-        finished = [finish_loadgen(g) for g in gens]
-        result["loadgens"] = [r for _, r, _ in finished]
-        if len(finished) == 1 and finished[0][1] is not None:
-            result["loadgen"] = finished[0][1]
-        gen_errors = [f"lb-loadgen: {err.strip()[:300]}" for _, r, err in finished if r is None]
-        gen_exits = [f"lb-loadgen exit {rc}" for rc, _, _ in finished if rc != 0]
+            kind, threads = ("json-tcp-lb", 1) if mode == T1 else (mode, None)
+            proxy = Proxy(kind, opts.build, sink.addresses, tmpdir, connections=lb_connections,
+                          tls=tls, threads=threads, name=mode.replace(" ", ""))
+            target = f"{HOST}:{proxy.port}"
+            cpu0 = cpu_seconds(proxy.proc.pid)
+        gen = start_loadgen(opts, target, conns, lines, size, run_id, rate, latency, verify, tls)
+        rc, loadgen, err = finish_loadgen(gen)
+        if loadgen is not None:
+            result["loadgen"] = loadgen
+        gen_problems = [f"lb-loadgen exit {rc}"] if rc != 0 else []
+        if loadgen is None:
+            gen_problems.append(f"lb-loadgen: {err.strip()[:300]}")
         arrived = sink.wait_bytes(expected, timeout=60)
-        if proxies:
-            # Cost of the whole data plane: CPU summed over its processes, RSS of the biggest.
-            result["proxy_cpu_s"] = sum(cpu_seconds(p.proc.pid) - c
-                                        for p, c in zip(proxies, cpu0))
-            result["proxy_peak_rss_kb"] = max(vm_hwm_kb(p.proc.pid) for p in proxies)
-            result["proxy_processes"] = len(proxies)
+        if proxy is not None:
+            result["proxy_cpu_s"] = cpu_seconds(proxy.proc.pid) - cpu0
+            result["proxy_peak_rss_kb"] = vm_hwm_kb(proxy.proc.pid)
     finally:
-        for g in gens:
-            if g.poll() is None:
-                g.kill()
-                g.wait()
+        if gen is not None and gen.poll() is None:
+            gen.kill()
+            gen.wait()
         try:
             report = sink.stop()
         finally:
-            for p in proxies:
-                p.stop()
+            if proxy is not None:
+                proxy.stop()
     got = report["bytes"]
     verify = report.get("verify", {})
     result["verified_lines"] = "verify" in report
@@ -347,9 +333,9 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False,
     })
     if "latency" in report:
         result["latency"] = report["latency"]
-    if proxies and got:
+    if proxy is not None and got:
         result["proxy_cpu_s_per_gb"] = result["proxy_cpu_s"] / (got / 1e9)
-    problems = gen_exits + gen_errors
+    problems = gen_problems
     if not arrived or got != expected:
         problems.append(f"sink got {got} of {expected} bytes")
     if report["lines"] != lines * conns:
