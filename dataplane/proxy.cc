@@ -499,20 +499,26 @@ void Proxy::enqueue(Batch batch) {
   idle_workers_.notify(1);
 }
 
-void Proxy::requeue(std::vector<Batch> batches) {
-  const std::size_t n = batches.size();
+namespace {
+
+std::size_t total_bytes(const std::vector<Batch>& batches) {
   std::size_t bytes = 0;
   for (const Batch& b : batches) bytes += b.size();
-  admitted_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return bytes;
+}
+
+}  // namespace
+
+void Proxy::requeue(std::vector<Batch> batches) {
+  const std::size_t n = batches.size();
+  admitted_bytes_.fetch_add(total_bytes(batches), std::memory_order_relaxed);
   queue_.push_front(std::move(batches));
   idle_workers_.notify(n);
 }
 
 std::vector<Batch> Proxy::dequeue(std::size_t max_bytes) {
   std::vector<Batch> batches = queue_.pop(max_bytes);
-  std::size_t bytes = 0;
-  for (const Batch& b : batches) bytes += b.size();
-  admitted_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  admitted_bytes_.fetch_sub(total_bytes(batches), std::memory_order_relaxed);
   if (clients_waiting_for_room_.size() > 0 && !queue_.full()) {
     // Wake only as many readers as the free room can take, so the overshoot stays bounded.
     const std::size_t room = queue_.capacity_bytes() - queue_.bytes();

@@ -12,10 +12,10 @@ namespace jsontcplb {
 
 namespace asio = boost::asio;
 
-/// The extra I/O threads of `-threads N` (N-1 of them). Client sessions stay on the data-plane
-/// thread, which owns every piece of shared state without locks, but hop to one of these for
-/// the expensive part of each read: the system call (the kernel copy), TLS decryption and line
-/// splitting. Each thread runs its own io_context until destroyed.
+/// The extra I/O threads of `-threads N` (N-1 of them), each running its own io_context until
+/// destroyed. Client sessions live on them: reading (the kernel copy), TLS decryption and line
+/// splitting happen here, and finished batches are posted to the data-plane thread, which owns
+/// the queue, the workers and every target connection without locks.
 class ReaderThreads {
  public:
   explicit ReaderThreads(std::size_t count);
