@@ -605,6 +605,9 @@ TEST_F(DataPlaneTls, TlsToTargetsVerifiedWithCa) {
       start_proxy({"-target", target_list(sink), "-tls-target", "-tls-target-ca", pki_->ca_cert});
   std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
+  // Every worker has finished its TLS handshake, so both targets can take lines from the
+  // start (otherwise the first workers up may carry the whole run).
+  ASSERT_TRUE(proxy->wait_for_log(" connected to ", seconds(10), 8)) << proxy->log();
   auto o = load(port, "tlsout", 4, 10'000);
   ASSERT_EQ(run_load_gen(o).failed_connections, 0u);
   Report r = wait_for_run(sink, o);
@@ -622,6 +625,7 @@ TEST_F(DataPlaneTls, TlsBothSidesTargetKilledMidStreamLosesNothing) {
                    "-tls-cert", pki_->server_cert, "-tls-key", pki_->server_key});
   std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
+  ASSERT_TRUE(proxy->wait_for_log(" connected to ", seconds(10), 8)) << proxy->log();
   auto o = load(port, "tlskill", 4, 25'000);
   o.tls = true;
   o.tls_ca = pki_->ca_cert;
