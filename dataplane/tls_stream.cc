@@ -99,6 +99,9 @@ boost::system::error_code TlsStream::error_for(int result) const {
       return asio::ssl::error::stream_truncated;
     default: {
       const unsigned long e = ERR_get_error();
+      // Results this configuration never asks for (async engines, callbacks) must still end
+      // the connection rather than look like success.
+      if (e == 0) return asio::ssl::error::unexpected_result;
       if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         return asio::ssl::error::stream_truncated;  // closed without close_notify
       }
