@@ -91,6 +91,27 @@ bool write_all(int fd, std::string_view text) {
   return true;
 }
 
+// Sends `o` at 50,000 lines/s (about two seconds of traffic) and resets every connection of
+// the sink's first port once it has 5,000 lines; then waits for the run to arrive.
+struct KilledTarget {
+  bool killed = false;  ///< The first port got its 5,000 lines and was closed.
+  LoadGenResult sent;
+  std::uint64_t survivor_lines_at_kill = 0;  ///< Lines at the second port when the first died.
+  Report report;
+};
+
+KilledTarget kill_first_target_mid_stream(Sink& sink, LoadGenOptions o) {
+  o.rate_lines_per_sec = 50'000;
+  KilledTarget k;
+  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
+  k.killed = sink.wait_until([&] { return sink.lines(0) > 5'000; }, seconds(30)) &&
+             sink.close_port(0, /*abort=*/true);
+  k.survivor_lines_at_kill = sink.lines(1);
+  k.sent = sending.get();
+  if (k.killed && k.sent.failed_connections == 0) k.report = wait_for_run(sink, o);
+  return k;
+}
+
 TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
   struct Case {
     std::vector<std::string> args;
@@ -275,14 +296,11 @@ TEST(DataPlane, TargetKilledMidStreamLosesNothing) {
   std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
   auto o = load(port, "kill", 4, 25'000);
-  o.rate_lines_per_sec = 50'000;  // about two seconds of traffic
-  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
-  ASSERT_TRUE(sink.wait_until([&] { return sink.lines(0) > 5'000; }, seconds(30)));
-  ASSERT_TRUE(sink.close_port(0, /*abort=*/true));
-  const std::uint64_t survivor_before = sink.lines(1);
-  LoadGenResult sent = sending.get();
-  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
-  Report r = wait_for_run(sink, o);
+  const KilledTarget k = kill_first_target_mid_stream(sink, o);
+  ASSERT_TRUE(k.killed);
+  ASSERT_EQ(k.sent.failed_connections, 0u) << k.sent.error;
+  const Report& r = k.report;
+  const std::uint64_t survivor_before = k.survivor_lines_at_kill;
   EXPECT_EQ(r.missing, 0u) << r.to_string();
   EXPECT_EQ(r.malformed, 0u) << r.to_string();
   EXPECT_TRUE(r.at_least_once()) << r.to_string();
@@ -629,13 +647,10 @@ TEST_F(DataPlaneTls, TlsBothSidesTargetKilledMidStreamLosesNothing) {
   auto o = load(port, "tlskill", 4, 25'000);
   o.tls = true;
   o.tls_ca = pki_->ca_cert;
-  o.rate_lines_per_sec = 50'000;  // about two seconds of traffic
-  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
-  ASSERT_TRUE(sink.wait_until([&] { return sink.lines(0) > 5'000; }, seconds(30)));
-  ASSERT_TRUE(sink.close_port(0, /*abort=*/true));
-  LoadGenResult sent = sending.get();
-  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
-  Report r = wait_for_run(sink, o);
+  const KilledTarget k = kill_first_target_mid_stream(sink, o);
+  ASSERT_TRUE(k.killed);
+  ASSERT_EQ(k.sent.failed_connections, 0u) << k.sent.error;
+  const Report& r = k.report;
   EXPECT_EQ(r.missing, 0u) << r.to_string();
   EXPECT_EQ(r.malformed, 0u) << r.to_string();
   EXPECT_TRUE(r.at_least_once()) << r.to_string();
