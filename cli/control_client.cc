@@ -3,32 +3,10 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
-#include <fstream>
-#include <optional>
-#include <sstream>
-
 #include "dataplane/core/str_cat.h"
+#include "dataplane/core/text_file.h"
 
 namespace jsontcplb::cli {
-namespace {
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return std::move(text).str();
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
-}
-
-}  // namespace
 
 std::variant<std::unique_ptr<ControlClient>, std::string> ControlClient::create(
     const ConnectionOptions& options) {
@@ -36,7 +14,7 @@ std::variant<std::unique_ptr<ControlClient>, std::string> ControlClient::create(
   if (!options.token_file.empty()) {
     auto text = read_file(options.token_file);
     if (!text) return str_cat("cannot read -token-file \"", options.token_file, "\"");
-    token = std::string(trim(*text));
+    token = std::string(trim_space(*text));
     if (token.empty()) return str_cat("-token-file \"", options.token_file, "\" is empty");
   }
   if (options.tls_cert.empty() != options.tls_key.empty()) {

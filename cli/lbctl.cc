@@ -1,5 +1,6 @@
 #include "cli/lbctl.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -17,6 +18,7 @@
 #include "cli/status_text.h"
 #include "dataplane/core/flag_parser.h"
 #include "dataplane/core/str_cat.h"
+#include "dataplane/core/text_file.h"
 #include "dataplane/core/units.h"
 
 namespace jsontcplb::cli {
@@ -24,6 +26,7 @@ namespace {
 
 using Args = std::span<const char* const>;
 using Kind = FlagParser::Outcome::Kind;
+using google::protobuf::util::TimeUtil;
 using std::chrono::nanoseconds;
 
 enum class Output { kTable, kJson };
@@ -103,13 +106,6 @@ FlagParser::Setter store_duration(std::optional<nanoseconds>& target) {
     target = *d;
     return std::nullopt;
   };
-}
-
-google::protobuf::Duration to_proto(nanoseconds d) {
-  google::protobuf::Duration out;
-  out.set_seconds(d.count() / 1'000'000'000);
-  out.set_nanos(static_cast<std::int32_t>(d.count() % 1'000'000'000));
-  return out;
 }
 
 // The flags every level accepts, so `lbctl status -o json` works as well as
@@ -271,7 +267,7 @@ int cmd_watch(Globals& g, Args args, Io& io) {
   auto client = connect(g, io);
   if (!client) return kExitUsage;
   v1::WatchStatusRequest request;
-  if (interval) *request.mutable_interval() = to_proto(*interval);
+  if (interval) *request.mutable_interval() = TimeUtil::NanosecondsToDuration(interval->count());
   auto context = client->make_context(false);
   CancelOnInterrupt cancel(context.get());
   auto reader = client->stub().WatchStatus(context.get(), request);
@@ -330,13 +326,6 @@ int cmd_targets_list(Globals& g, Args args, Io& io) {
   return kExitOk;
 }
 
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
-}
-
 int cmd_targets_set(Globals& g, Args args, Io& io) {
   FlagParser parser;
   std::optional<std::uint32_t> connections;
@@ -370,11 +359,12 @@ int cmd_targets_set(Globals& g, Args args, Io& io) {
   v1::DataPlaneConfig& config = *request.mutable_config();
   // No checks here: the server validates and names what is wrong.
   for (const std::string& arg : std::get<std::vector<std::string>>(parsed)) {
-    if (trim(arg).empty()) continue;  // `targets set ""`: an empty list, for the server to judge
+    if (trim_space(arg).empty())
+      continue;  // `targets set ""`: an empty list, for the server to judge
     std::string_view rest = arg;
     for (;;) {
       const auto comma = rest.find(',');
-      config.add_targets()->set_address(std::string(trim(rest.substr(0, comma))));
+      config.add_targets()->set_address(std::string(trim_space(rest.substr(0, comma))));
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
@@ -387,7 +377,9 @@ int cmd_targets_set(Globals& g, Args args, Io& io) {
     if (!expected) expected = current.generation();
   }
   config.set_connections(*connections);
-  if (failback_interval) *config.mutable_failback_interval() = to_proto(*failback_interval);
+  if (failback_interval)
+    *config.mutable_failback_interval() =
+        TimeUtil::NanosecondsToDuration(failback_interval->count());
   config.set_config_version(config_version.value_or(""));
   if (expected) request.set_expected_generation(*expected);
   return run_change(g, io, *client, request, &v1::DataPlaneControl::Stub::SetTargets);

@@ -1,6 +1,7 @@
 #include "cli/status_text.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <chrono>
 #include <cstdio>
@@ -70,9 +71,11 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 std::string format_proto_duration(const google::protobuf::Duration& duration, bool whole_seconds) {
-  std::chrono::nanoseconds d = std::chrono::seconds(duration.seconds());
-  if (!whole_seconds) d += std::chrono::nanoseconds(duration.nanos());
-  return jsontcplb::format_duration(d);
+  using google::protobuf::util::TimeUtil;
+  return jsontcplb::format_duration(
+      whole_seconds
+          ? std::chrono::nanoseconds(std::chrono::seconds(TimeUtil::DurationToSeconds(duration)))
+          : std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(duration)));
 }
 
 std::string format_targets(const v1::Status& status) {

@@ -1,55 +1,68 @@
 #include "dataplane/client_session.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "dataplane/core/line_splitter.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/units.h"
-#include "dataplane/proxy.h"
+#include "dataplane/coro.h"
+#include "dataplane/line_queue.h"
+#include "dataplane/stats.h"
 #include "dataplane/tls_stream.h"
 
 namespace jsontcplb {
 namespace {
 
-constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kTlsHandshakeTimeout(10);
 
-// Points the proxy's link at the session's socket while the session runs, and unregisters
+// Runs `f` on the data-plane thread: at once when called there, posted otherwise (in order).
+template <typename F>
+void on_data_plane(const SessionEnv& env, F&& f) {
+  auto executor = env.queue->executor();
+  if (executor.running_in_this_thread()) {
+    f();
+  } else {
+    asio::post(executor, std::forward<F>(f));
+  }
+}
+
+// Points the registry's link at the session's socket while the session runs, and unregisters
 // the session (on the data-plane thread) however the coroutine ends.
 class Registration {
  public:
-  Registration(Proxy& proxy, std::shared_ptr<ClientLink> link, std::uint64_t id,
-               tcp::socket& socket)
-      : proxy_(proxy), link_(std::move(link)), id_(id) {
+  Registration(std::shared_ptr<const SessionEnv> env, std::shared_ptr<ClientRegistry::Link> link,
+               std::uint64_t id, tcp::socket& socket)
+      : env_(std::move(env)), link_(std::move(link)), id_(id) {
     link_->socket = &socket;
   }
   ~Registration() {
     link_->socket = nullptr;
-    proxy_.on_data_plane([proxy = &proxy_, id = id_] { proxy->unregister_client(id); });
+    on_data_plane(*env_, [registry = env_->registry, id = id_] { registry->remove(id); });
   }
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
 
  private:
-  Proxy& proxy_;
-  std::shared_ptr<ClientLink> link_;
+  std::shared_ptr<const SessionEnv> env_;
+  std::shared_ptr<ClientRegistry::Link> link_;
   std::uint64_t id_;
 };
 
 // Hands a batch to the queue, which lives on the data-plane thread. It counts against the
 // queue's room at once, so a session on a reader thread stops reading in time even while its
-// batches are still on their way.
-void deliver(Proxy& proxy, Batch batch) {
-  proxy.admit(batch.size());
-  proxy.on_data_plane(
-      [proxy = &proxy, batch = std::move(batch)]() mutable { proxy->enqueue(std::move(batch)); });
+// batches are still on their way. The handler holds the environment by plain pointer: a
+// shared_ptr copy per batch would bounce its count between two threads, and the listener that
+// owns the environment outlives every handler the data-plane thread runs.
+void deliver(const SessionEnv& env, Batch batch) {
+  env.queue->admit(batch.size());
+  on_data_plane(env, [env = &env, batch = std::move(batch)]() mutable {
+    env->stats->received(batch.lines(), batch.size());
+    env->queue->push(std::move(batch));
+  });
 }
 
 bool is_plain_close(const boost::system::error_code& ec) {
@@ -99,31 +112,19 @@ asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitt
   }
 }
 
-// Stops reading while the queue is full, so TCP slows the client down. The queue and its
-// waiters live on the data-plane thread: a session on a reader thread goes there to wait.
-asio::awaitable<void> wait_for_room(Proxy& proxy, asio::steady_timer& room_timer) {
-  if (!proxy.queue_full_hint() || proxy.clients_cut()) co_return;
-  const bool away = proxy.has_reader_threads();
-  if (away)
-    co_await asio::post(asio::bind_executor(proxy.io().get_executor(), asio::use_awaitable));
-  while (proxy.queue().full() && !proxy.clients_cut()) {
-    co_await proxy.clients_waiting_for_room().wait(room_timer, std::nullopt);
-  }
-  if (away) co_await asio::post(asio::use_awaitable);  // back to the session's thread
-}
-
 template <typename Stream>
-asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string& peer) {
-  const Options& options = proxy.options();
-  LineSplitter splitter(options.read_buffer_bytes, options.max_line_bytes);
-  asio::steady_timer room_timer(proxy.io());  // waits on the data-plane thread
+asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, Stream& stream,
+                                 const std::string& peer) {
+  const ClientRegistry& registry = *env->registry;
+  LineSplitter splitter(env->read_buffer_bytes, env->max_line_bytes);
   std::uint64_t lines = 0;
   std::uint64_t bytes = 0;
   std::string end = "closed the connection";
   bool rejected = false;
   for (;;) {
-    co_await wait_for_room(proxy, room_timer);
-    if (proxy.clients_cut()) {
+    // Stops reading while the queue is full, so TCP slows the client down.
+    co_await env->queue->wait_for_room(registry.cut_flag());
+    if (registry.cut()) {
       end = "was cut off by the drain timeout";
       break;
     }
@@ -132,15 +133,12 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
       bytes += n;
       if (!result.batch.empty()) {
         lines += result.batch.lines();
-        deliver(proxy, std::move(result.batch));
+        deliver(*env, std::move(result.batch));
       }
       if (result.line_too_long) {
-        proxy.on_data_plane([proxy = &proxy] {
-          ++proxy->counters().rejected_long_lines;
-          proxy->metrics().rejected_line_too_long.Increment();
-        });
+        on_data_plane(*env, [stats = env->stats] { stats->line_too_long(); });
         LB_LOG(kError, "client ", peer, " sent a line longer than -max-line-bytes ",
-               format_bytes(options.max_line_bytes), "; closing it (", lines,
+               format_bytes(env->max_line_bytes), "; closing it (", lines,
                " lines before it were accepted)");
         rejected = true;
         end = "was closed";
@@ -149,8 +147,8 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
     }
     if (ec) {
       if (!is_plain_close(ec)) {
-        end = proxy.clients_cut() ? "was cut off by the drain timeout"
-                                  : str_cat("failed: ", ec.message());
+        end =
+            registry.cut() ? "was cut off by the drain timeout" : str_cat("failed: ", ec.message());
       }
       break;
     }
@@ -162,7 +160,7 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
       // sends over the same target connection.
       LB_LOG(kDebug, "client ", peer, " ended without a final newline; one was appended");
       ++lines;
-      deliver(proxy, std::move(tail));
+      deliver(*env, std::move(tail));
     }
   }
   LB_LOG(kInfo, "client ", peer, " ", end, " after ", lines, " lines, ", bytes, " bytes");
@@ -170,10 +168,11 @@ asio::awaitable<void> read_lines(Proxy& proxy, Stream& stream, const std::string
 
 }  // namespace
 
-asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::socket socket,
-                                         std::string peer, std::shared_ptr<ClientLink> link,
+asio::awaitable<void> run_client_session(std::shared_ptr<const SessionEnv> env, tcp::socket socket,
+                                         std::string peer,
+                                         std::shared_ptr<ClientRegistry::Link> link,
                                          std::uint64_t id) {
-  Registration registration(*proxy, std::move(link), id, socket);
+  Registration registration(env, std::move(link), id, socket);
   LB_LOG(kInfo, "client ", peer, " connected");
   boost::system::error_code ec;
   socket.non_blocking(true, ec);  // read_some() above relies on it
@@ -181,14 +180,15 @@ asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy, tcp::sock
     LB_LOG(kWarn, "client ", peer, ": cannot make the socket non-blocking: ", ec.message());
     co_return;
   }
-  co_await read_lines(*proxy, socket, peer);
+  co_await read_lines(env, socket, peer);
 }
 
-asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy,
+asio::awaitable<void> run_client_session(std::shared_ptr<const SessionEnv> env,
                                          std::unique_ptr<TlsStream> stream, std::string peer,
-                                         std::shared_ptr<ClientLink> link, std::uint64_t id) {
+                                         std::shared_ptr<ClientRegistry::Link> link,
+                                         std::uint64_t id) {
   using namespace asio::experimental::awaitable_operators;
-  Registration registration(*proxy, std::move(link), id, stream->socket());
+  Registration registration(env, std::move(link), id, stream->socket());
   asio::steady_timer deadline(co_await asio::this_coro::executor, kTlsHandshakeTimeout);
   auto handshake = co_await (stream->handshake() || deadline.async_wait(kUseAwaitable));
   if (handshake.index() == 1) {
@@ -200,7 +200,7 @@ asio::awaitable<void> run_client_session(std::shared_ptr<Proxy> proxy,
     co_return;
   }
   LB_LOG(kInfo, "client ", peer, " connected (TLS)");
-  co_await read_lines(*proxy, *stream, peer);
+  co_await read_lines(env, *stream, peer);
 }
 
 }  // namespace jsontcplb

@@ -7,12 +7,22 @@
 #include <csignal>
 #include <cstdio>
 
-#include "dataplane/control_service.h"
+#include "dataplane/control_server.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/options.h"
-#include "dataplane/metrics.h"
+#include "dataplane/data_plane.h"
 #include "dataplane/metrics_server.h"
-#include "dataplane/proxy.h"
+#include "dataplane/stats.h"
+
+namespace {
+
+// A flag value that cannot be used exits with status 2, like a bad flag; anything else with 1.
+int fail(const absl::Status& status) {
+  std::fprintf(stderr, "json-tcp-lb: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace jsontcplb;
@@ -43,37 +53,27 @@ int main(int argc, char** argv) {
   // Batches are 64 KiB heap blocks that the queue and the ledgers fill and drain many times a
   // second. By default glibc gives the top of the heap back to the kernel whenever 128 KiB of
   // it are free, so the next batches page-fault fresh zeroed pages (measured: about 15,000
-  // faults per GB moved). Keep what a full queue uses; the proxy trims once it is idle.
+  // faults per GB moved). Keep what a full queue uses; the data plane trims once it is idle.
   ::mallopt(M_TRIM_THRESHOLD,
             static_cast<int>(std::min<std::size_t>(options.queue_bytes, 1 << 30)));
   boost::asio::io_context io(1);
-  auto metrics = std::make_shared<Metrics>();
-  auto created = Proxy::create(io, options, metrics);
-  if (auto* error = std::get_if<Proxy::StartError>(&created)) {
-    std::fprintf(stderr, "json-tcp-lb: %s\n", error->message.c_str());
-    return error->exit_code;
-  }
-  auto proxy = std::get<std::shared_ptr<Proxy>>(created);
+  auto stats = std::make_shared<Stats>();
+  auto data_plane = DataPlane::create(io, options, stats);
+  if (!data_plane.ok()) return fail(data_plane.status());
   std::unique_ptr<MetricsServer> metrics_server;
   if (options.metrics_addr != "off") {
-    auto started = MetricsServer::start(options.metrics_addr, metrics->registry);
-    if (auto* error = std::get_if<std::string>(&started)) {
-      std::fprintf(stderr, "json-tcp-lb: %s\n", error->c_str());
-      return 1;
-    }
-    metrics_server = std::get<std::unique_ptr<MetricsServer>>(std::move(started));
+    auto started = MetricsServer::start(options.metrics_addr, stats->registry());
+    if (!started.ok()) return fail(started.status());
+    metrics_server = *std::move(started);
   }
   std::unique_ptr<ControlServer> control;
   if (options.control_addr != "off") {
-    auto started = ControlServer::start(options, io, proxy);
-    if (auto* error = std::get_if<ControlServer::StartError>(&started)) {
-      std::fprintf(stderr, "json-tcp-lb: %s\n", error->message.c_str());
-      return error->exit_code;
-    }
-    control = std::get<std::unique_ptr<ControlServer>>(std::move(started));
+    auto started = ControlServer::start(options, io, *data_plane);
+    if (!started.ok()) return fail(started.status());
+    control = *std::move(started);
   }
-  proxy->start();
+  (*data_plane)->start();
   io.run();
-  if (control) control->shutdown(io, *proxy);
+  if (control) control->shutdown(io, **data_plane);
   return 0;
 }

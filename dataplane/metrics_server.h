@@ -1,9 +1,10 @@
 #pragma once
 
+#include <absl/status/statusor.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <variant>
 
 namespace prometheus {
 class Exposer;
@@ -18,9 +19,9 @@ namespace jsontcplb {
 class MetricsServer {
  public:
   /// `address` as accepted by parse_metrics_address (already validated). Logs
-  /// "metrics listening on HOST:PORT" with the port actually bound. On failure returns a
-  /// message naming the address.
-  static std::variant<std::unique_ptr<MetricsServer>, std::string> start(
+  /// "metrics listening on HOST:PORT" with the port actually bound. On failure the status
+  /// names the address.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry);
   ~MetricsServer();
 

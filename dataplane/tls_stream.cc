@@ -3,17 +3,16 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <new>
+
+#include "dataplane/coro.h"
 
 namespace jsontcplb {
 namespace {
 
-constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 // OpenSSL's read-ahead buffer: several 16 KiB records per read system call.
 constexpr std::size_t kReadAheadBytes = 64 * 1024;
 

@@ -1,28 +1,20 @@
 #include "dataplane/upstream.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <limits>
 
 #include "dataplane/core/str_cat.h"
+#include "dataplane/coro.h"
+#include "dataplane/endpoint_text.h"
+#include "dataplane/socket_options.h"
 #include "dataplane/tcp_info.h"
 #include "dataplane/tls_stream.h"
 
 namespace jsontcplb {
-namespace {
-
-constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
-
-}  // namespace
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  return TargetAddress{ep.address().to_string(), ep.port()}.to_string();
-}
 
 Upstream::Upstream(tcp::socket socket, asio::ssl::context* tls) {
   boost::system::error_code ec;
@@ -44,7 +36,7 @@ const tcp::socket& Upstream::socket() const { return plain_ ? *plain_ : tls_->so
 
 std::uint64_t Upstream::wire_bytes() const { return tls_ ? tls_->bytes_sent() : wire_bytes_; }
 
-asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> Upstream::connect(
+asio::awaitable<absl::StatusOr<std::shared_ptr<Upstream>>> Upstream::connect(
     const TargetAddress& target, const ConnectSettings& settings) {
   using namespace asio::experimental::awaitable_operators;
   auto executor = co_await asio::this_coro::executor;
@@ -60,9 +52,12 @@ asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> Upstream::
     if (cec) co_return str_cat("connect: ", cec.message());
     co_return std::string();
   };
+  auto failed = [](const std::string& why) { return absl::UnavailableError(why); };
   auto outcome = co_await (attempt() || deadline.async_wait(kUseAwaitable));
-  if (outcome.index() == 1) co_return str_cat("timed out after ", settings.timeout.count(), "ms");
-  if (!std::get<0>(outcome).empty()) co_return std::get<0>(outcome);
+  if (outcome.index() == 1) {
+    co_return failed(str_cat("timed out after ", settings.timeout.count(), "ms"));
+  }
+  if (!std::get<0>(outcome).empty()) co_return failed(std::get<0>(outcome));
 
   set_upstream_socket_options(socket.native_handle(), settings.user_timeout_ms);
   auto upstream = std::make_shared<Upstream>(std::move(socket), settings.tls);
@@ -71,9 +66,9 @@ asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> Upstream::
     auto hs = co_await (upstream->handshake(target.host, settings.verify_host) ||
                         deadline.async_wait(kUseAwaitable));
     if (hs.index() == 1) {
-      co_return str_cat("TLS handshake timed out after ", settings.timeout.count(), "ms");
+      co_return failed(str_cat("TLS handshake timed out after ", settings.timeout.count(), "ms"));
     }
-    if (auto ec = std::get<0>(hs)) co_return str_cat("TLS handshake: ", ec.message());
+    if (auto ec = std::get<0>(hs)) co_return failed(str_cat("TLS handshake: ", ec.message()));
   }
   co_return upstream;
 }

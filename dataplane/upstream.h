@@ -1,5 +1,7 @@
 #pragma once
 
+#include <absl/status/statusor.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -10,7 +12,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <variant>
 
 #include "dataplane/core/target_address.h"
 
@@ -19,9 +20,6 @@ namespace jsontcplb {
 class TlsStream;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-/// "1.2.3.4:5" or "[::1]:5", as targets are written.
-std::string endpoint_text(const tcp::endpoint& ep);
 
 /// One connection to a target, plain TCP or TLS. Counts the bytes it hands to the socket (the
 /// ciphertext for TLS) so the ledger can compare them with the kernel's acknowledged bytes.
@@ -34,9 +32,9 @@ class Upstream {
     unsigned user_timeout_ms = 30000;
   };
 
-  /// Resolves, connects and (for TLS) handshakes within `settings.timeout`. On failure returns
-  /// a message saying what failed.
-  static asio::awaitable<std::variant<std::shared_ptr<Upstream>, std::string>> connect(
+  /// Resolves, connects and (for TLS) handshakes within `settings.timeout`. On failure the
+  /// status (UNAVAILABLE) says what failed.
+  static asio::awaitable<absl::StatusOr<std::shared_ptr<Upstream>>> connect(
       const TargetAddress& target, const ConnectSettings& settings);
 
   Upstream(tcp::socket socket, asio::ssl::context* tls);

@@ -1,8 +1,8 @@
 #include "dataplane/wake_list.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
-#include <boost/asio/use_awaitable.hpp>
+
+#include "dataplane/coro.h"
 
 namespace jsontcplb {
 
@@ -17,8 +17,7 @@ asio::awaitable<void> WakeList::wait(asio::steady_timer& timer,
   auto it = waiters_.insert(waiters_.end(), &waiter);
   // Resume on the timer's executor (the data-plane thread): the list is only touched there,
   // also by a waiter whose coroutine belongs to a reader thread.
-  co_await timer.async_wait(
-      asio::bind_executor(timer.get_executor(), asio::as_tuple(asio::use_awaitable)));
+  co_await timer.async_wait(asio::bind_executor(timer.get_executor(), kUseAwaitable));
   if (!waiter.notified) waiters_.erase(it);
 }
 

@@ -1,23 +1,51 @@
 #pragma once
 
+#include <absl/status/statusor.h>
+
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "dataplane/core/backoff.h"
 #include "dataplane/core/ledger.h"
+#include "dataplane/core/snapshot.h"
+#include "dataplane/core/target_address.h"
 
 namespace jsontcplb {
 
 namespace asio = boost::asio;
 
-class Proxy;
+class LineQueue;
+class Stats;
 class Upstream;
-struct TargetState;
+struct Target;
+
+/// Opens a connection to a target (Upstream::connect in production; tests pass their own).
+using Dialer =
+    std::function<asio::awaitable<absl::StatusOr<std::shared_ptr<Upstream>>>(const TargetAddress&)>;
+
+/// What a worker sees of the data plane. The target set owns it and changes the live part
+/// (targets, failback_interval) in apply(); every worker holds it too, so it outlives them.
+struct WorkerEnv {
+  std::shared_ptr<LineQueue> queue;
+  std::shared_ptr<Stats> stats;
+  Dialer dial;
+  std::size_t max_unacked_bytes = 2 * 1024 * 1024;
+  std::chrono::milliseconds write_timeout{30000};
+  /// Plain TCP to targets: the ledger knows each batch's wire offsets exactly (not with TLS).
+  bool exact_offsets = true;
+  // Live.
+  std::vector<std::shared_ptr<Target>> targets;
+  std::chrono::milliseconds failback_interval{300000};
+};
 
 /// One upstream connection slot: pulls batches from the shared queue, writes them to its
 /// current target and keeps them in a ledger until the target's TCP acknowledged them. On
@@ -25,10 +53,10 @@ struct TargetState;
 /// its home target it dials home every failback interval and switches once that connection is up.
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
-  Worker(std::shared_ptr<Proxy> proxy, std::shared_ptr<TargetState> home, std::size_t spread,
-         std::string name);
+  Worker(asio::any_io_executor executor, std::shared_ptr<const WorkerEnv> env,
+         std::shared_ptr<Target> home, std::size_t spread);
 
-  /// Runs until the proxy has flushed everything during shutdown.
+  /// Runs until stopped, or until the queue is drained after it was closed.
   static asio::awaitable<void> run(std::shared_ptr<Worker> self);
 
   /// Wakes the worker if it sleeps (idle, waiting for acks, or backing off).
@@ -39,60 +67,72 @@ class Worker : public std::enable_shared_from_this<Worker> {
   /// Dials home now instead of at the next failback interval (no-op when at home).
   void trigger_failback();
 
-  enum class State { kConnecting, kConnected, kBackoff, kStopping };
   const std::string& name() const { return name_; }
-  const std::shared_ptr<TargetState>& home() const { return home_; }
+  const std::shared_ptr<Target>& home() const { return home_; }
   /// The target it is connected or connecting to (or backing off from).
-  const std::shared_ptr<TargetState>& current_target() const { return current_target_; }
-  State state() const { return state_; }
+  const std::shared_ptr<Target>& current_target() const { return target_; }
+  WorkerState state() const { return stopping_ ? WorkerState::kStopping : state_; }
   bool stopping() const { return stopping_; }
   std::size_t spread() const { return spread_; }
+  /// Written and not yet acknowledged, on its connection and any it is retiring.
   std::uint64_t unacked_bytes() const { return unacked_bytes_; }
 
  private:
+  /// How a connection ended.
   enum class End { kFailed, kFailback, kLeave, kStopped, kFinished };
-  /// One connection with what was written on it and not yet acknowledged.
+  /// One connection and what was written on it and not yet acknowledged.
   struct Link {
     std::shared_ptr<Upstream> conn;
-    std::shared_ptr<TargetState> target;
+    std::shared_ptr<Target> target;
     Ledger ledger;
     std::chrono::steady_clock::time_point since;
   };
 
+  bool finished() const;
+  /// Dials `target_`; null after a failure (logged, and counted against its health).
+  asio::awaitable<std::shared_ptr<Upstream>> connect();
+  /// Serves one connection until it ends: its writer, reader, acknowledgement watchdog and
+  /// home dialer as one group.
   asio::awaitable<End> serve(Link& link);
-  static asio::awaitable<void> read_loop(std::shared_ptr<Worker> self,
-                                         std::shared_ptr<Upstream> conn);
-  /// Fails the connection when written bytes see no acknowledgement for -write-timeout.
-  static asio::awaitable<void> ack_watchdog(std::shared_ptr<Worker> self,
-                                            std::shared_ptr<Upstream> conn);
-  static asio::awaitable<void> failback_loop(std::shared_ptr<Worker> self,
-                                             std::shared_ptr<Upstream> current);
+  /// Why the connection must end now, if it must.
+  std::optional<End> ending(const Link& link) const;
+  asio::awaitable<End> write_loop(Link& link);
+  asio::awaitable<void> write_batches(Link& link);
+  asio::awaitable<void> read_loop(Link& link);
+  asio::awaitable<void> watch_acks(Link& link);
+  asio::awaitable<void> dial_home(Link& link);
+  asio::awaitable<void> try_dial_home();
+  /// After a connection ended: hands its lines back (at once after a failure, else once the
+  /// target acknowledged what it can), picks the next target, counts and logs the move.
+  /// `home_ready`: a connection home is up and the worker takes it next.
+  asio::awaitable<void> leave(Link link, End end, bool home_ready);
+  /// The target to use after leaving target_, by the failover policy (core/target_choice.h).
+  std::shared_ptr<Target> next_target(bool failed, bool home_ready) const;
   /// Releases acknowledged batches from the ledger and credits the target.
   void release_acked(Link& link);
   /// After a failure: credit what was acknowledged, requeue the rest. Returns lines requeued.
   std::uint64_t requeue_unacked(Link& link);
-  /// Closes a connection the worker is leaving on purpose, after the target acknowledged
+  /// Closes a connection the worker leaves on purpose, after the target acknowledged
   /// everything (bounded); whatever stays unacknowledged goes back to the queue.
   static asio::awaitable<void> retire(std::shared_ptr<Worker> self, Link link);
   asio::awaitable<void> sleep(std::chrono::steady_clock::duration d);
-  void set_state(State state, const std::shared_ptr<TargetState>& target);
-  void count_ledger_change(std::int64_t bytes, std::int64_t lines);
-  std::shared_ptr<TargetState> pick_failover_target(const TargetState& failed) const;
+  void set_state(WorkerState state);
+  void count_unacked(std::int64_t bytes, std::int64_t lines);
 
-  std::shared_ptr<Proxy> proxy_;
-  std::shared_ptr<TargetState> home_;
+  std::shared_ptr<const WorkerEnv> env_;
+  std::shared_ptr<Target> home_;
   std::size_t spread_;
   std::string name_;
   asio::steady_timer wake_timer_;
-  Backoff backoff_;
   asio::steady_timer failback_timer_;
-  Upstream* current_ = nullptr;  // the connection being served
-  std::shared_ptr<TargetState> current_target_;
-  State state_ = State::kConnecting;
+  Backoff backoff_;
+  std::shared_ptr<Target> target_;  // the target it uses or is about to use
+  WorkerState state_ = WorkerState::kConnecting;
   bool stopping_ = false;
-  bool go_home_ = false;
+  bool failback_now_ = false;            // TriggerFailback while not waiting to dial home
+  std::shared_ptr<Upstream> home_conn_;  // a new connection home, ready to switch to
   std::uint64_t unacked_bytes_ = 0;
-  std::shared_ptr<Upstream> failback_conn_;  // a new connection home, ready to switch to
+  std::vector<asio::const_buffer> buffers_;  // of the write under way
 };
 
 }  // namespace jsontcplb

@@ -2,34 +2,9 @@
 
 #include <arpa/inet.h>
 
-#include <set>
-
 #include "dataplane/core/str_cat.h"
 
 namespace jsontcplb {
-
-std::variant<std::vector<ValidTarget>, std::string> validate_targets(
-    const std::vector<RequestedTarget>& targets, std::string_view field) {
-  if (targets.empty()) return str_cat(field, ": the target list must not be empty");
-  std::vector<ValidTarget> out;
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const std::string name = str_cat(field, "[", i, "]");
-    auto parsed = parse_target_address(targets[i].address);
-    if (auto* error = std::get_if<std::string>(&parsed)) return str_cat(name, ".address: ", *error);
-    auto& address = std::get<TargetAddress>(parsed);
-    if (!seen.insert(address.to_string()).second) {
-      return str_cat(name, ".address: duplicate target \"", targets[i].address, "\"");
-    }
-    if (targets[i].connections != 0) {
-      if (auto error = validate_connections(targets[i].connections, name + ".connections")) {
-        return *error;
-      }
-    }
-    out.push_back(ValidTarget{std::move(address), static_cast<int>(targets[i].connections)});
-  }
-  return out;
-}
 
 std::optional<std::string> validate_connections(std::int64_t connections, std::string_view field) {
   if (connections < 1 || connections > kMaxConnectionsPerTarget) {

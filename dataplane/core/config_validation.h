@@ -5,7 +5,6 @@
 #include <string>
 #include <string_view>
 #include <variant>
-#include <vector>
 
 #include "dataplane/core/target_address.h"
 
@@ -13,22 +12,6 @@ namespace jsontcplb {
 
 /// Most worker connections one target may have (and the default for every target).
 inline constexpr int kMaxConnectionsPerTarget = 1024;
-
-/// One requested target: connections 0 means the data plane's default.
-struct RequestedTarget {
-  std::string address;
-  std::uint32_t connections = 0;
-};
-struct ValidTarget {
-  TargetAddress address;
-  int connections = 0;
-};
-
-/// Checks a whole target list as the control API receives it: at least one entry, every
-/// address parses with a port from 1 to 65535, no duplicates, connections 0 (default) or
-/// 1..kMaxConnectionsPerTarget. The error names the field (`field[i].address`) and the value.
-std::variant<std::vector<ValidTarget>, std::string> validate_targets(
-    const std::vector<RequestedTarget>& targets, std::string_view field = "targets");
 
 /// `connections` from 1 to kMaxConnectionsPerTarget; the error names `field` and the value.
 std::optional<std::string> validate_connections(std::int64_t connections, std::string_view field);

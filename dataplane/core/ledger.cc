@@ -1,13 +1,32 @@
 #include "dataplane/core/ledger.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace jsontcplb {
+namespace {
+
+constexpr std::uint64_t kNeverAcknowledged = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
 
 void Ledger::record(Batch batch, std::uint64_t end_offset) {
   bytes_ += batch.size();
   lines_ += batch.lines();
   entries_.push_back(Entry{std::move(batch), end_offset});
+}
+
+void Ledger::record_write(std::vector<Batch> batches, std::uint64_t start, std::uint64_t end,
+                          bool complete) {
+  std::uint64_t offset = start;
+  for (Batch& batch : batches) {
+    if (exact_offsets_) {
+      offset += batch.size();
+    } else {
+      offset = complete ? end : kNeverAcknowledged;
+    }
+    record(std::move(batch), offset);
+  }
 }
 
 Ledger::Released Ledger::release(std::uint64_t acked_offset) {

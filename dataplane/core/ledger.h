@@ -32,6 +32,12 @@ class Ledger {
 
   /// Records a batch whose last byte sits at `end_offset` on the wire. Offsets must not decrease.
   void record(Batch batch, std::uint64_t end_offset);
+  /// Records the batches of one gather write that started at wire offset `start` and had put the
+  /// wire at `end` when it returned. Exact offsets: each batch ends where its bytes end. TLS:
+  /// records may span batches, so each ends at `end`; and when the write failed (`complete`
+  /// false) none can ever count as acknowledged, since the wire may hold a part of any of them.
+  void record_write(std::vector<Batch> batches, std::uint64_t start, std::uint64_t end,
+                    bool complete);
   /// Drops every batch that ends at or before `acked_offset`.
   Released release(std::uint64_t acked_offset);
   /// Removes and returns every batch still held, oldest first (for requeueing after a failure).

@@ -221,6 +221,34 @@ TEST(Control, TargetsSetMovesTrafficFromAToCWithoutLoss) {
   EXPECT_EQ(status.generation(), generation + 1);
 }
 
+TEST(Control, StatusTotalsKeepWhatARemovedTargetDelivered) {
+  Sink sink(sink_ports(2));
+  const std::string a = address(sink.ports()[0]), b = address(sink.ports()[1]);
+  Lb lb = start_lb({"-target", join({a, b}), "-connections", "2"});
+  ASSERT_NE(lb.control_port, 0) << lb.log();
+  auto o = paced_load(lb.data_port, "totals", 2, 10'000, 0);
+  const std::uint64_t n = 2 * 10'000;
+  LoadGenResult sent = run_load_gen(o);
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  ASSERT_TRUE(wait_for_run(sink, o).exactly_once()) << sink_counts(sink);
+  ASSERT_GT(sink.lines(0), 0u) << "both targets delivered some";
+  ASSERT_GT(sink.lines(1), 0u);
+  auto [acknowledged, before] =
+      wait_for_status(lb, [&](const v1::Status& s) { return s.totals().sent_lines() == n; });
+  ASSERT_TRUE(acknowledged) << before.DebugString();
+
+  CommandResult removed = lbctl(lb, {"targets", "remove", a});
+  ASSERT_EQ(removed.exit_code, 0) << removed << lb.log();
+  auto [gone, after] = wait_for_status(lb, [&](const v1::Status& s) {
+    return target_addresses(s) == std::vector<std::string>{b} && s.workers_size() == 2;
+  });
+  ASSERT_TRUE(gone) << after.DebugString();
+  EXPECT_EQ(after.targets(0).sent_lines(), sink.lines(1));
+  EXPECT_GE(after.totals().sent_lines(), n) << "totals must not go backwards";
+  EXPECT_GE(after.totals().sent_bytes(), sent.bytes);
+  EXPECT_EQ(after.totals().received_lines(), n);
+}
+
 TEST(Control, ConnectionsUpAndDownUnderLoad) {
   Sink sink(sink_ports(2));
   const std::string a = address(sink.ports()[0]), b = address(sink.ports()[1]);

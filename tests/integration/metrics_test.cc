@@ -1,8 +1,6 @@
 // The data plane's metrics, read from the Prometheus registry (not over HTTP) after driving a
-// Proxy in-process: an io_context thread with a port-0 listener, the test kit's sink as targets
-// and its load generator as clients. Counters must agree with what the sink received.
-#include "dataplane/metrics.h"
-
+// DataPlane in-process: an io_context thread with a port-0 listener, the test kit's sink as
+// targets and its load generator as clients. Counters must agree with what the sink received.
 #include <gtest/gtest.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
@@ -18,7 +16,9 @@
 #include <vector>
 
 #include "dataplane/buffered_histogram.h"
-#include "dataplane/proxy.h"
+#include "dataplane/core/version.h"
+#include "dataplane/data_plane.h"
+#include "dataplane/stats.h"
 #include "tests/tools/delivery.h"
 #include "tests/tools/load_gen.h"
 #include "tests/tools/sink.h"
@@ -33,9 +33,9 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kWait = seconds(30);
 
 // One collection of the registry, with lookups by name and (a subset of) labels.
-class Snapshot {
+class Scrape {
  public:
-  explicit Snapshot(prometheus::Registry& registry) : families_(registry.Collect()) {}
+  explicit Scrape(prometheus::Registry& registry) : families_(registry.Collect()) {}
 
   /// The sum over every series of `name` whose labels include `labels` (0 when none).
   double get(const std::string& name, const prometheus::Labels& labels = {}) const {
@@ -99,11 +99,11 @@ class Snapshot {
 
 // Polls the registry until `done` holds; false on timeout. Gauges change only when the proxy
 // publishes them (once a second).
-bool wait_for(prometheus::Registry& registry, const std::function<bool(const Snapshot&)>& done,
+bool wait_for(prometheus::Registry& registry, const std::function<bool(const Scrape&)>& done,
               milliseconds timeout = kWait) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    if (done(Snapshot(registry))) return true;
+    if (done(Scrape(registry))) return true;
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(milliseconds(20));
   }
@@ -111,20 +111,19 @@ bool wait_for(prometheus::Registry& registry, const std::function<bool(const Sna
 
 std::string target_name(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
-// A Proxy on its own io_context thread, as main() runs it but without the process around it.
+// A DataPlane on its own io_context thread, as main() runs it but without the process around
+// it.
 class InProcessLb {
  public:
   InProcessLb(std::vector<std::uint16_t> target_ports, Options options = {})
-      : metrics_(std::make_shared<Metrics>()) {
+      : stats_(std::make_shared<Stats>()) {
     options.addr = "127.0.0.1";
     options.port = 0;
     options.targets.clear();
     for (std::uint16_t port : target_ports) options.targets.push_back({"127.0.0.1", port});
-    auto created = Proxy::create(io_, std::move(options), metrics_);
-    if (auto* error = std::get_if<Proxy::StartError>(&created)) {
-      throw std::runtime_error(error->message);
-    }
-    proxy_ = std::get<std::shared_ptr<Proxy>>(created);
+    auto created = DataPlane::create(io_, options, stats_);
+    if (!created.ok()) throw std::runtime_error(std::string(created.status().message()));
+    proxy_ = *std::move(created);
     port_ = proxy_->listen_endpoint().port();
     proxy_->start();
     thread_ = std::thread([this] {
@@ -138,15 +137,15 @@ class InProcessLb {
   }
 
   std::uint16_t port() const { return port_; }
-  prometheus::Registry& registry() { return *metrics_->registry; }
+  prometheus::Registry& registry() { return *stats_->registry(); }
   /// The registry right after the proxy published its gauges and histogram on its thread, so
   /// they show the current state rather than that of the last periodic publish.
-  Snapshot snapshot() {
-    on_io([](Proxy& proxy) { proxy.publish_metrics(); });
-    return Snapshot(registry());
+  Scrape snapshot() {
+    on_io([](DataPlane& dp) { dp.publish_metrics(); });
+    return Scrape(registry());
   }
   /// Polls fresh snapshots until `done` holds; false on timeout.
-  bool wait_for(const std::function<bool(const Snapshot&)>& done, milliseconds timeout = kWait) {
+  bool wait_for(const std::function<bool(const Scrape&)>& done, milliseconds timeout = kWait) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       if (done(snapshot())) return true;
@@ -157,7 +156,7 @@ class InProcessLb {
 
   /// Runs `work` on the data-plane thread and waits for it (bounded; after the proxy stopped,
   /// runs it here instead, since nothing else touches the proxy then).
-  void on_io(const std::function<void(Proxy&)>& work) {
+  void on_io(const std::function<void(DataPlane&)>& work) {
     if (stopped_future_.wait_for(seconds(0)) == std::future_status::ready) {
       work(*proxy_);
       return;
@@ -174,14 +173,14 @@ class InProcessLb {
   }
   /// Like SIGTERM: drains, then the io_context stops. False if that took longer than `timeout`.
   bool shut_down(milliseconds timeout) {
-    boost::asio::post(io_, [proxy = proxy_] { proxy->begin_shutdown("test"); });
+    boost::asio::post(io_, [proxy = proxy_] { proxy->drain("test"); });
     return stopped_future_.wait_for(timeout) == std::future_status::ready;
   }
 
  private:
   boost::asio::io_context io_{1};
-  std::shared_ptr<Metrics> metrics_;
-  std::shared_ptr<Proxy> proxy_;
+  std::shared_ptr<Stats> stats_;
+  std::shared_ptr<DataPlane> proxy_;
   std::uint16_t port_ = 0;
   std::promise<void> stopped_;
   std::future<void> stopped_future_ = stopped_.get_future();
@@ -200,8 +199,24 @@ lbtest::LoadGenOptions load(std::uint16_t port, std::string run, std::uint32_t c
   return o;
 }
 
+// Live changes as the control API makes them, on the data-plane thread.
+void change(InProcessLb& lb, const DataPlane::Edit& edit) {
+  lb.on_io([&](DataPlane& dp) {
+    auto generation = dp.change(std::nullopt, edit);
+    ASSERT_TRUE(generation.ok()) << generation.status();
+  });
+}
+void add_target(InProcessLb& lb, std::uint16_t port, std::uint32_t connections) {
+  change(lb, [&](const LiveConfig& c) {
+    return with_target_added(c, {{"127.0.0.1", port}, connections});
+  });
+}
+void remove_target(InProcessLb& lb, std::uint16_t port) {
+  change(lb, [&](const LiveConfig& c) { return with_target_removed(c, {"127.0.0.1", port}); });
+}
+
 // Everything received was acknowledged by a target and nothing is queued or in flight.
-bool settled(const Snapshot& s) {
+bool settled(const Scrape& s) {
   return s.get("jsontcplb_sent_lines_total") >= s.get("jsontcplb_received_lines_total") &&
          s.get("jsontcplb_queue_bytes") == 0 && s.get("jsontcplb_unacked_bytes") == 0 &&
          s.get("jsontcplb_client_connections") == 0;
@@ -219,7 +234,7 @@ TEST(Metrics, CountersAgreeWithWhatTheTargetsReceived) {
   const std::string a = target_name(sink.ports()[0]);
   const std::string b = target_name(sink.ports()[1]);
   // Without forcing a publish: the proxy's once-a-second publish shows the workers connected.
-  ASSERT_TRUE(wait_for(lb.registry(), [&](const Snapshot& s) {
+  ASSERT_TRUE(wait_for(lb.registry(), [&](const Scrape& s) {
     return s.get("jsontcplb_worker_connections", {{"state", "connected"}}) == 4;
   })) << "workers did not connect";
 
@@ -231,7 +246,7 @@ TEST(Metrics, CountersAgreeWithWhatTheTargetsReceived) {
   ASSERT_TRUE(report.exactly_once()) << report.to_string();
   ASSERT_TRUE(lb.wait_for(settled)) << "never settled";
 
-  Snapshot s = lb.snapshot();
+  Scrape s = lb.snapshot();
   EXPECT_EQ(s.get("jsontcplb_received_lines_total"), n);
   EXPECT_EQ(s.get("jsontcplb_received_bytes_total"), sent.bytes);
   // Nothing failed, so every line was acknowledged exactly once, by the target that got it.
@@ -253,7 +268,7 @@ TEST(Metrics, CountersAgreeWithWhatTheTargetsReceived) {
   EXPECT_EQ(s.get("jsontcplb_queue_lines"), 0);
   EXPECT_EQ(s.get("jsontcplb_queue_capacity_bytes"), options.queue_bytes);
   EXPECT_EQ(s.get("jsontcplb_config_generation"), 1);
-  EXPECT_EQ(s.get("jsontcplb_build_info", {{"version", LB_VERSION}}), 1);
+  EXPECT_EQ(s.get("jsontcplb_build_info", {{"version", kVersion}}), 1);
   for (const std::string& t : {a, b}) {
     EXPECT_EQ(s.get("jsontcplb_target_up", {{"target", t}}), 1) << t;
     EXPECT_EQ(s.get("jsontcplb_worker_connections", {{"target", t}, {"state", "connected"}}), 2)
@@ -269,17 +284,19 @@ TEST(Metrics, CountersAgreeWithWhatTheTargetsReceived) {
   EXPECT_EQ(writes[0]->histogram.bucket.back().cumulative_count, writes[0]->histogram.sample_count);
 
   // The status of the control API reads the same events.
-  lb.on_io([&](Proxy& proxy) {
-    EXPECT_EQ(proxy.counters().received_lines, n);
-    EXPECT_EQ(proxy.counters().client_connections_total, 2u);
+  lb.on_io([&](DataPlane& dp) {
+    const jsontcplb::Snapshot status = dp.snapshot();
+    EXPECT_EQ(status.totals.received_lines, n);
+    EXPECT_EQ(status.totals.client_connections, 2u);
     std::uint64_t status_sent = 0;
-    for (const auto& t : proxy.targets()) status_sent += t->sent_lines;
+    for (const auto& t : status.targets) status_sent += t.sent_lines;
     EXPECT_EQ(status_sent, n);
+    EXPECT_EQ(status.totals.sent_lines, n);
   });
 
   // After the drain every worker has closed, and the last publish says so.
   ASSERT_TRUE(lb.shut_down(kWait));
-  Snapshot after(lb.registry());  // not lb.snapshot(): no forced publish
+  Scrape after(lb.registry());  // not lb.snapshot(): no forced publish
   EXPECT_EQ(after.get("jsontcplb_worker_connections"), 0);
   EXPECT_EQ(after.get("jsontcplb_received_lines_total"), n);
 }
@@ -311,11 +328,11 @@ TEST(Metrics, ResentLinesExplainSentBeyondReceivedAfterATargetDies) {
   ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
   lbtest::Report report = lbtest::wait_for_run(sink, o, kWait);
   ASSERT_TRUE(report.at_least_once()) << report.to_string();
-  ASSERT_TRUE(lb.wait_for([](const Snapshot& s) {
+  ASSERT_TRUE(lb.wait_for([](const Scrape& s) {
     return settled(s) && s.get("jsontcplb_worker_connections", {{"state", "connected"}}) == 4;
   })) << "never settled";
 
-  Snapshot s = lb.snapshot();
+  Scrape s = lb.snapshot();
   const double received = s.get("jsontcplb_received_lines_total");
   const double delivered = s.get("jsontcplb_sent_lines_total");
   const double resent = s.get("jsontcplb_resent_lines_total");
@@ -352,11 +369,11 @@ TEST(Metrics, TooLongLineIsCountedByReason) {
   boost::system::error_code ec;
   boost::asio::write(client, boost::asio::buffer(text), ec);  // may be reset half way
 
-  ASSERT_TRUE(lb.wait_for([](const Snapshot& s) {
+  ASSERT_TRUE(lb.wait_for([](const Scrape& s) {
     return s.get("jsontcplb_rejected_lines_total", {{"reason", "line_too_long"}}) == 1 &&
            s.get("jsontcplb_sent_lines_total") == 3 && s.get("jsontcplb_client_connections") == 0;
   }));
-  Snapshot s = lb.snapshot();
+  Scrape s = lb.snapshot();
   EXPECT_EQ(s.get("jsontcplb_received_lines_total"), 3);
   EXPECT_EQ(s.get("jsontcplb_rejected_lines_total"), 1);
   EXPECT_EQ(s.get("jsontcplb_client_connections_total"), 1);
@@ -375,8 +392,8 @@ TEST(Metrics, TargetSeriesFollowTheTargetList) {
   const std::string b = target_name(sink.ports()[1]);
   EXPECT_FALSE(lb.snapshot().any_series_with("target", b));
 
-  lb.on_io([&](Proxy& proxy) { proxy.add_target({{"127.0.0.1", sink.ports()[1]}, 2}); });
-  ASSERT_TRUE(lb.wait_for([&](const Snapshot& s) {
+  add_target(lb, sink.ports()[1], 2);
+  ASSERT_TRUE(lb.wait_for([&](const Scrape& s) {
     return s.get("jsontcplb_worker_connections", {{"target", b}, {"state", "connected"}}) == 2 &&
            s.get("jsontcplb_config_generation") == 2;
   }));
@@ -387,25 +404,59 @@ TEST(Metrics, TargetSeriesFollowTheTargetList) {
   }
 
   // Removing A drops every series labelled with it; its workers hand over and leave.
-  lb.on_io([&](Proxy& proxy) {
-    proxy.remove_target(proxy.find_target({"127.0.0.1", sink.ports()[0]}));
-  });
+  remove_target(lb, sink.ports()[0]);
   EXPECT_FALSE(lb.snapshot().any_series_with("target", a));
   auto o = load(lb.port(), "after-remove", 1, 10'000);
   ASSERT_EQ(lbtest::run_load_gen(o).failed_connections, 0u);
   ASSERT_TRUE(lbtest::wait_for_run(sink, o, kWait).exactly_once());
-  ASSERT_TRUE(lb.wait_for([&](const Snapshot& s) {
+  ASSERT_TRUE(lb.wait_for([&](const Scrape& s) {
     return settled(s) && s.get("jsontcplb_config_generation") == 3 &&
            s.get("jsontcplb_worker_connections") == 2;
   }));
-  Snapshot s = lb.snapshot();
+  Scrape s = lb.snapshot();
   EXPECT_FALSE(s.any_series_with("target", a));
   EXPECT_EQ(s.get("jsontcplb_sent_lines_total", {{"target", b}}), 10'000);
 
   // Added again, A starts from zero.
-  lb.on_io([&](Proxy& proxy) { proxy.add_target({{"127.0.0.1", sink.ports()[0]}, 1}); });
+  add_target(lb, sink.ports()[0], 1);
   EXPECT_EQ(lb.snapshot().series("jsontcplb_sent_lines_total", {{"target", a}}).size(), 1u);
   EXPECT_EQ(lb.snapshot().get("jsontcplb_sent_lines_total", {{"target", a}}), 0);
+}
+
+TEST(Metrics, TotalsKeepWhatRemovedTargetsDelivered) {
+  lbtest::Sink sink([] {
+    lbtest::SinkOptions o;
+    o.ports = 2;
+    return o;
+  }());
+  Options options;
+  options.connections = 2;
+  InProcessLb lb(sink.ports(), options);
+  auto o = load(lb.port(), "removed", 2, 20'000);
+  const std::uint64_t n = 2 * 20'000;
+  ASSERT_EQ(lbtest::run_load_gen(o).failed_connections, 0u);
+  ASSERT_TRUE(lbtest::wait_for_run(sink, o, kWait).exactly_once());
+  ASSERT_TRUE(lb.wait_for(settled)) << "never settled";
+  ASSERT_GT(sink.lines(0), 0u) << "both targets delivered some";
+  ASSERT_GT(sink.lines(1), 0u);
+
+  remove_target(lb, sink.ports()[0]);
+  ASSERT_TRUE(lb.wait_for([](const Scrape& s) {
+    return s.get("jsontcplb_worker_connections") == 2 && s.get("jsontcplb_config_generation") == 2;
+  }));
+  Scrape s = lb.snapshot();
+  // The per-target series go with the target; the totals keep its share.
+  EXPECT_EQ(s.get("jsontcplb_sent_lines_total"), sink.lines(1));
+  EXPECT_EQ(s.get("jsontcplb_delivered_lines_total"), n);
+  EXPECT_EQ(s.get("jsontcplb_delivered_bytes_total"), s.get("jsontcplb_received_bytes_total"));
+  EXPECT_EQ(s.get("jsontcplb_requeued_lines_total"), 0);
+  lb.on_io([&](DataPlane& dp) {
+    const jsontcplb::Snapshot status = dp.snapshot();
+    ASSERT_EQ(status.targets.size(), 1u);
+    EXPECT_LT(status.targets[0].sent_lines, n);
+    EXPECT_GE(status.totals.sent_lines, n) << "lbctl status totals never go backwards";
+    EXPECT_EQ(status.totals.received_lines, n);
+  });
 }
 
 TEST(BufferedHistogram, PublishesBucketsAndSumOnlyWhenFlushed) {
@@ -414,13 +465,13 @@ TEST(BufferedHistogram, PublishesBucketsAndSumOnlyWhenFlushed) {
   BufferedHistogram h(family, {0.1, 1, 10});
   for (double v : {0.05, 0.1, 0.5, 1.0, 5.0, 50.0}) h.observe(v);
 
-  Snapshot before{registry};
+  Scrape before{registry};
   ASSERT_EQ(before.series("h_seconds").size(), 1u);
   EXPECT_EQ(before.series("h_seconds")[0]->histogram.sample_count, 0u);
 
   h.flush();
   h.flush();  // nothing new: no change
-  Snapshot after{registry};
+  Scrape after{registry};
   const auto& hist = after.series("h_seconds")[0]->histogram;
   EXPECT_EQ(hist.sample_count, 6u);
   EXPECT_DOUBLE_EQ(hist.sample_sum, 56.65);
@@ -433,7 +484,7 @@ TEST(BufferedHistogram, PublishesBucketsAndSumOnlyWhenFlushed) {
 
   h.observe(0.2);
   h.flush();
-  EXPECT_EQ(Snapshot(registry).series("h_seconds")[0]->histogram.sample_count, 7u);
+  EXPECT_EQ(Scrape(registry).series("h_seconds")[0]->histogram.sample_count, 7u);
 }
 
 }  // namespace

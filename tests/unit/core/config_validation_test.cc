@@ -9,45 +9,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-std::string error_of(const std::vector<RequestedTarget>& targets) {
-  auto result = validate_targets(targets);
-  auto* error = std::get_if<std::string>(&result);
-  return error ? *error : std::string();
-}
-
-TEST(ValidateTargets, AcceptsAListWithPerTargetConnections) {
-  auto result = validate_targets({{"127.0.0.1:9999", 0}, {"[::1]:9998", 3}, {"logs.example:1", 0}});
-  ASSERT_TRUE(std::holds_alternative<std::vector<ValidTarget>>(result));
-  const auto& targets = std::get<std::vector<ValidTarget>>(result);
-  ASSERT_EQ(targets.size(), 3u);
-  EXPECT_EQ(targets[1].address.host, "::1");
-  EXPECT_EQ(targets[1].connections, 3);
-  EXPECT_EQ(targets[2].address.port, 1);
-}
-
-TEST(ValidateTargets, RefusesAnEmptyList) {
-  EXPECT_THAT(error_of({}), AllOf(HasSubstr("targets"), HasSubstr("empty")));
-}
-
-TEST(ValidateTargets, NamesTheFieldAndValueOfABadAddress) {
-  EXPECT_THAT(error_of({{"127.0.0.1:1", 0}, {"host:0", 0}}),
-              AllOf(HasSubstr("targets[1].address"), HasSubstr("host:0"), HasSubstr("1 to 65535")));
-  EXPECT_THAT(error_of({{"host:65536", 0}}), HasSubstr("host:65536"));
-  EXPECT_THAT(error_of({{"nohost", 0}}),
-              AllOf(HasSubstr("targets[0].address"), HasSubstr("nohost")));
-}
-
-TEST(ValidateTargets, RefusesDuplicatesEvenWhenSpelledDifferently) {
-  EXPECT_THAT(error_of({{"[::1]:5", 0}, {"[::1]:5", 0}}),
-              AllOf(HasSubstr("targets[1].address"), HasSubstr("duplicate")));
-}
-
-TEST(ValidateTargets, ChecksConnectionsPerTarget) {
-  EXPECT_THAT(error_of({{"a:1", kMaxConnectionsPerTarget + 1}}),
-              AllOf(HasSubstr("targets[0].connections"), HasSubstr("1025")));
-  EXPECT_EQ(error_of({{"a:1", kMaxConnectionsPerTarget}}), "");
-}
-
 TEST(ValidateConnections, RangeIsOneToTheMaximum) {
   EXPECT_FALSE(validate_connections(1, "connections"));
   EXPECT_FALSE(validate_connections(kMaxConnectionsPerTarget, "connections"));

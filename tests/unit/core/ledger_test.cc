@@ -253,5 +253,52 @@ TEST(LedgerTakeUnacked, OffsetsContinueAfterEarlierReleases) {
   EXPECT_EQ(u.batches[0].bytes(), "cc\n");
 }
 
+// --- record_write: the offsets of one gather write --------------------------------------------
+
+std::vector<Batch> batches(std::vector<std::string> texts) {
+  std::vector<Batch> out;
+  for (auto& t : texts) out.push_back(MakeBatch(std::move(t)));
+  return out;
+}
+
+TEST(LedgerRecordWrite, ExactOffsetsEndEachBatchWhereItsBytesEnd) {
+  Ledger ledger(/*exact_offsets=*/true);
+  ledger.record_write(batches({"aa\n", "bbbb\n"}), 100, 108, /*complete=*/true);
+  EXPECT_EQ(ledger.bytes(), 8u);
+  EXPECT_EQ(ledger.lines(), 2u);
+  EXPECT_EQ(ledger.release(102).batches, 0u);
+  EXPECT_EQ(ledger.release(103).batches, 1u);  // "aa\n" ends at 103
+  EXPECT_EQ(ledger.release(107).batches, 0u);
+  EXPECT_EQ(ledger.release(108).batches, 1u);
+  EXPECT_TRUE(ledger.empty());
+}
+
+TEST(LedgerRecordWrite, ExactOffsetsOfAFailedWriteStillCountWhatWasAcknowledged) {
+  // Only the first batch and a part of the second reached the wire before the write failed.
+  Ledger ledger(/*exact_offsets=*/true);
+  ledger.record_write(batches({"aa\n", "b\nc\n"}), 0, 5, /*complete=*/false);
+  Ledger::Unacked u = ledger.take_unacked(5);
+  EXPECT_EQ(u.delivered.lines, 2u) << "aa and b were acknowledged whole";
+  ASSERT_EQ(u.batches.size(), 1u);
+  EXPECT_EQ(u.batches[0].bytes(), "c\n");
+}
+
+TEST(LedgerRecordWrite, WithoutExactOffsetsEveryBatchEndsWhereTheWriteEnded) {
+  // TLS: the wire carries records, so only the end of the whole write is known.
+  Ledger ledger(/*exact_offsets=*/false);
+  ledger.record_write(batches({"aa\n", "bb\n"}), 0, 90, /*complete=*/true);
+  EXPECT_EQ(ledger.release(89).batches, 0u);
+  EXPECT_EQ(ledger.release(90).batches, 2u);
+}
+
+TEST(LedgerRecordWrite, AFailedWriteWithoutExactOffsetsIsNeverAcknowledged) {
+  Ledger ledger(/*exact_offsets=*/false);
+  ledger.record_write(batches({"aa\n"}), 0, 40, /*complete=*/true);
+  ledger.record_write(batches({"bb\n", "cc\n"}), 40, 70, /*complete=*/false);
+  Ledger::Unacked u = ledger.take_unacked(1'000'000);
+  EXPECT_EQ(u.delivered.lines, 1u);
+  EXPECT_THAT(Contents(u.batches), ElementsAre("bb\n", "cc\n"));
+}
+
 }  // namespace
 }  // namespace jsontcplb

@@ -4,6 +4,7 @@
 
 #include "dataplane/core/batch.h"
 #include "dataplane/core/flag_parser.h"
+#include "dataplane/core/live_config.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/options.h"
 #include "dataplane/core/target_address.h"
@@ -13,6 +14,10 @@ namespace jsontcplb {
 // Readable GoogleTest failure messages for core types (found by argument-dependent lookup).
 inline void PrintTo(const TargetAddress& address, std::ostream* os) {
   *os << "TargetAddress{host=\"" << address.host << "\", port=" << address.port << "}";
+}
+
+inline void PrintTo(const TargetSpec& spec, std::ostream* os) {
+  *os << "TargetSpec{" << spec.address.to_string() << ", connections=" << spec.connections << "}";
 }
 
 inline void PrintTo(const Batch& batch, std::ostream* os) {

@@ -1,12 +1,10 @@
 #pragma once
 
+#include <absl/status/statusor.h>
+
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
-#include <string>
-#include <variant>
-
-#include "dataplane/core/options.h"
 
 namespace grpc {
 class Server;
@@ -14,7 +12,8 @@ class Server;
 
 namespace jsontcplb {
 
-class Proxy;
+struct Options;
+class DataPlane;
 class ControlService;
 
 /// The gRPC control API of one data plane (jsontcplb.v1.DataPlaneControl, plus health and
@@ -22,18 +21,16 @@ class ControlService;
 /// its work to the io_context and finishes the RPC from there, so no handler blocks a thread.
 class ControlServer {
  public:
-  struct StartError {
-    int exit_code;
-    std::string message;
-  };
-  static std::variant<std::unique_ptr<ControlServer>, StartError> start(
-      const Options& options, boost::asio::io_context& io, std::shared_ptr<Proxy> proxy);
+  /// Serves on -control-addr. INVALID_ARGUMENT when a flag's file cannot be used (exit status
+  /// 2), UNAVAILABLE when the address cannot be served (exit status 1).
+  static absl::StatusOr<std::unique_ptr<ControlServer>> start(
+      const Options& options, boost::asio::io_context& io, std::shared_ptr<DataPlane> data_plane);
   ~ControlServer();
 
   std::uint16_t port() const { return port_; }
   /// Stops serving. Call after io.run() returned: keeps running `io` meanwhile so calls already
   /// posted to it can finish and status watchers get a last update.
-  void shutdown(boost::asio::io_context& io, Proxy& proxy);
+  void shutdown(boost::asio::io_context& io, DataPlane& data_plane);
 
  private:
   ControlServer() = default;

@@ -1,4 +1,4 @@
-#include "dataplane/core/target_health.h"
+#include "dataplane/core/target_choice.h"
 
 namespace jsontcplb {
 
@@ -12,6 +12,13 @@ std::size_t next_target(std::size_t failed, std::size_t spread, std::size_t coun
     if (healthy(candidate(k))) return candidate(k);
   }
   return candidate(0);
+}
+
+std::size_t choose_target(const Placement& p, std::size_t count,
+                          const std::function<bool(std::size_t)>& healthy) {
+  if (p.home && (p.home_ready || !p.failed || !p.current)) return *p.home;
+  if (p.failed && p.current) return next_target(*p.current, p.spread, count, healthy);
+  return p.current.value_or(0);
 }
 
 }  // namespace jsontcplb
