@@ -1,26 +1,21 @@
 #include "dataplane/control_server.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <openssl/crypto.h>
 
-#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <thread>
 
 #include "dataplane/core/config_validation.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/options.h"
 #include "dataplane/core/str_cat.h"
-#include "dataplane/core/text_file.h"
 #include "dataplane/core/version.h"
 #include "dataplane/coro.h"
 #include "dataplane/data_plane.h"
+#include "dataplane/grpc_common.h"
 #include "dataplane/stats.h"
 #include "jsontcplb/v1/control.grpc.pb.h"
 
@@ -37,12 +32,6 @@ constexpr milliseconds kMinWatchInterval(100);
 
 grpc::Status invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
-}
-
-// absl and gRPC share the canonical status codes.
-grpc::Status to_grpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 v1::WorkerStatus::State to_proto(WorkerState state) {
@@ -162,6 +151,7 @@ class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
     for (;;) {
       // When the process is about to exit, one last status (draining, totals) ends the stream.
       const bool last = stats.watchers_closed();
+      const std::uint64_t changes = stats.changes();
       fill_status(data_plane->snapshot(), state->message);
       state->write_done = false;
       self->StartWrite(&state->message);
@@ -174,7 +164,8 @@ class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
       state->timer.expires_after(kMinWatchInterval);
       co_await state->timer.async_wait(kUseAwaitable);
       if (state->cancelled) break;
-      if (!stats.watchers_closed()) {
+      // A change that came while this stream was writing or pausing is sent at once.
+      if (!stats.watchers_closed() && stats.changes() == changes) {
         co_await stats.watchers().wait(state->timer, interval - kMinWatchInterval);
       }
       if (state->cancelled) break;
@@ -324,17 +315,7 @@ class ControlService final : public v1::DataPlaneControl::CallbackService {
   }
 
   std::optional<grpc::Status> authorize(grpc::CallbackServerContext* ctx) const {
-    if (token_.empty()) return std::nullopt;
-    const auto& metadata = ctx->client_metadata();
-    const std::string expected = "Bearer " + token_;
-    auto it = metadata.find("authorization");
-    // Equal-time comparison, so the token cannot be guessed byte by byte from response times.
-    if (it != metadata.end() && it->second.size() == expected.size() &&
-        CRYPTO_memcmp(it->second.data(), expected.data(), expected.size()) == 0) {
-      return std::nullopt;
-    }
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing or wrong bearer token in the authorization metadata");
+    return check_bearer_token(*ctx, token_);
   }
 
   grpc::ServerUnaryReactor* refuse(grpc::CallbackServerContext* ctx, grpc::Status status) {
@@ -376,79 +357,22 @@ ControlServer::~ControlServer() = default;
 
 absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::start(
     const Options& options, asio::io_context& io, std::shared_ptr<DataPlane> data_plane) {
-  // The contents of a file a flag names; the error names the flag.
-  auto contents = [](std::string_view flag,
-                     const std::string& path) -> absl::StatusOr<std::string> {
-    auto text = read_file(path);
-    if (!text || text->empty()) {
-      return absl::InvalidArgumentError(
-          str_cat("invalid value \"", path, "\" for -", flag, ": the file is empty or unreadable"));
-    }
-    return *std::move(text);
-  };
-  std::string token;
-  if (!options.control_token_file.empty()) {
-    auto text = contents("control-token-file", options.control_token_file);
-    if (!text.ok()) return text.status();
-    token = std::string(trim_space(*text));
-    if (token.empty()) {
-      return absl::InvalidArgumentError(str_cat("invalid value \"", options.control_token_file,
-                                                "\" for -control-token-file: the file is empty"));
-    }
-  }
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options.control_tls_cert.empty()) {
-    auto cert = contents("control-tls-cert", options.control_tls_cert);
-    if (!cert.ok()) return cert.status();
-    auto key = contents("control-tls-key", options.control_tls_key);
-    if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
-    if (!options.control_client_ca.empty()) {
-      auto ca = contents("control-client-ca", options.control_client_ca);
-      if (!ca.ok()) return ca.status();
-      ssl.pem_root_certs = *std::move(ca);
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-    }
-    credentials = grpc::SslServerCredentials(ssl);
-  }
+  auto security = load_server_security(options.control);
+  if (!security.ok()) return security.status();
   std::unique_ptr<ControlServer> server(new ControlServer());
-  server->service_ = std::make_unique<ControlService>(io, std::move(data_plane), std::move(token));
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  // gRPC sets SO_REUSEPORT by default: a second json-tcp-lb on the same control address would
-  // start and silently answer half of the calls. Fail to start instead.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.control_addr, credentials, &port);
-  builder.RegisterService(server->service_.get());
-  server->server_ = builder.BuildAndStart();
-  if (!server->server_ || port == 0) {
-    return absl::UnavailableError(str_cat("cannot serve the control API on ", options.control_addr,
-                                          " (address in use, or a bad certificate/key?)"));
-  }
-  server->port_ = static_cast<std::uint16_t>(port);
-  auto address = std::get<TargetAddress>(parse_listen_address(options.control_addr));
-  address.port = server->port_;
-  LB_LOG(kInfo, "control API listening on ", address.to_string(),
-         options.control_tls_cert.empty() ? "" : " (TLS)",
-         options.control_client_ca.empty() ? "" : " (client certificates required)",
-         options.control_token_file.empty() ? "" : " (bearer token required)");
+  server->service_ =
+      std::make_unique<ControlService>(io, std::move(data_plane), std::move(security->token));
+  auto started = start_grpc_server(options.control, *security, *server->service_, "control API");
+  if (!started.ok()) return started.status();
+  server->server_ = std::move(started->server);
+  server->port_ = started->port;
   return server;
 }
 
 void ControlServer::shutdown(asio::io_context& io, DataPlane& data_plane) {
   // Watch streams send a last status and end with OK rather than being cancelled.
   asio::post(io, [&data_plane] { data_plane.stats().close_watchers(); });
-  std::atomic<bool> done{false};
-  std::thread stopper([&] {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    done = true;
-  });
-  io.restart();
-  while (!done) io.run_for(std::chrono::milliseconds(20));
-  stopper.join();
+  shutdown_grpc_server(*server_, io);
 }
 
 }  // namespace jsontcplb

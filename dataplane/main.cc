@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     metrics_server = *std::move(started);
   }
   std::unique_ptr<ControlServer> control;
-  if (options.control_addr != "off") {
+  if (options.control.enabled()) {
     auto started = ControlServer::start(options, io, *data_plane);
     if (!started.ok()) return fail(started.status());
     control = *std::move(started);

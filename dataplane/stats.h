@@ -72,7 +72,13 @@ class Stats {
 
   // --- status changes (data-plane thread) ---
   /// Something a status shows has changed: wakes every watcher.
-  void changed() { watchers_.notify_all(); }
+  void changed() {
+    ++changes_;
+    watchers_.notify_all();
+  }
+  /// How many changes there have been: a watcher that was not waiting when one came (it was
+  /// busy writing) sees it here.
+  std::uint64_t changes() const { return changes_; }
   WakeList& watchers() { return watchers_; }
   /// The process is about to exit: watchers send a last status and end.
   void close_watchers() {
@@ -112,6 +118,7 @@ class Stats {
   prometheus::Counter detached_;
 
   WakeList watchers_;
+  std::uint64_t changes_ = 0;
   bool watchers_closed_ = false;
 };
 

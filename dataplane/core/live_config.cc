@@ -90,6 +90,7 @@ absl::StatusOr<LiveConfig> with_target_added(LiveConfig config, TargetSpec targe
     return invalid(str_cat("target.address: ", quoted(target.address), " is already a target"));
   }
   config.targets.push_back(std::move(target));
+  config.config_version.clear();
   return config;
 }
 
@@ -101,12 +102,14 @@ absl::StatusOr<LiveConfig> with_target_removed(LiveConfig config, const TargetAd
         str_cat("address: ", quoted(address), " is the last target; set another one first"));
   }
   config.targets.erase(config.targets.begin() + (found - config.targets.data()));
+  config.config_version.clear();
   return config;
 }
 
 absl::StatusOr<LiveConfig> with_connections(LiveConfig config, std::uint32_t connections,
                                             const std::optional<TargetAddress>& target) {
   if (auto error = validate_connections(connections, "connections")) return invalid(*error);
+  config.config_version.clear();
   if (!target) {
     config.connections = connections;
     for (TargetSpec& t : config.targets) t.connections = 0;

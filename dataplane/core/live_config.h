@@ -67,7 +67,8 @@ absl::Status check_targets(std::span<const TargetSpec> targets, std::string_view
 absl::Status validate(const LiveConfig& config, std::string_view prefix = "");
 
 // Edits behind the control API's single-purpose calls. Each returns the whole new config, or
-// INVALID_ARGUMENT naming the request field and the value.
+// INVALID_ARGUMENT naming the request field and the value. Each clears config_version: the
+// result is no longer the config its pusher versioned (a control plane sees the drift).
 
 /// Appends `target` (field `target`); refuses an address already in the list.
 absl::StatusOr<LiveConfig> with_target_added(LiveConfig config, TargetSpec target);

@@ -1,11 +1,7 @@
 #include "dataplane/core/options.h"
 
-#include <charconv>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-
 #include "dataplane/core/flag_parser.h"
+#include "dataplane/core/flag_setters.h"
 #include "dataplane/core/str_cat.h"
 #include "dataplane/core/units.h"
 
@@ -13,67 +9,16 @@ namespace jsontcplb {
 namespace {
 
 using Error = std::optional<std::string>;
+using flags::boolean;
+using flags::bytes_in_range;
+using flags::duration_at_least;
+using flags::int_in_range;
+using flags::text;
 
 constexpr std::string_view kSummary =
     "json-tcp-lb: splits newline-delimited streams (JSON or any line protocol) at line\n"
     "boundaries and spreads the lines over many connections to many targets, with failover,\n"
     "failback and an acknowledgement ledger so no line is lost, split or merged.";
-
-FlagParser::Setter int_in_range(int& out, long long lo, long long hi) {
-  return [&out, lo, hi](std::string_view v) -> Error {
-    long long n = 0;
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
-      return str_cat("must be a whole number from ", lo, " to ", hi);
-    }
-    if (n < lo || n > hi) return str_cat("must be from ", lo, " to ", hi);
-    out = static_cast<int>(n);
-    return std::nullopt;
-  };
-}
-
-FlagParser::Setter bytes_in_range(std::size_t& out, std::uint64_t lo, std::uint64_t hi) {
-  return [&out, lo, hi](std::string_view v) -> Error {
-    auto n = parse_bytes(v);
-    if (!n) return "must be a size in bytes such as 65536, 64KiB or 16MiB";
-    if (*n < lo || *n > hi) {
-      return str_cat("must be from ", format_bytes(lo), " to ", format_bytes(hi));
-    }
-    out = static_cast<std::size_t>(*n);
-    return std::nullopt;
-  };
-}
-
-FlagParser::Setter duration_at_least(std::chrono::milliseconds& out, std::chrono::milliseconds lo) {
-  return [&out, lo](std::string_view v) -> Error {
-    auto d = parse_duration(v);
-    if (!d) return "must be a duration such as 500ms, 30s or 5m";
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-    if (ms < lo) return str_cat("must be at least ", format_duration(lo));
-    out = ms;
-    return std::nullopt;
-  };
-}
-
-FlagParser::Setter text(std::string& out) {
-  return [&out](std::string_view v) -> Error {
-    out = std::string(v);
-    return std::nullopt;
-  };
-}
-
-FlagParser::Setter boolean(bool& out) {
-  return [&out](std::string_view v) -> Error {
-    out = v == "true";
-    return std::nullopt;
-  };
-}
-
-// A regular file we can open: a directory opens fine on Linux but fails only when read.
-bool readable(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(path, ec) && std::ifstream(path).good();
-}
 
 // Cross-flag rules and files, checked after every flag was parsed.
 Error validate(const Options& o) {
@@ -89,7 +34,7 @@ Error validate(const Options& o) {
   for (const FileFlag& f :
        {FileFlag{"tls-cert", o.tls_cert}, FileFlag{"tls-key", o.tls_key},
         FileFlag{"tls-target-ca", o.tls_target_ca}, FileFlag{"tls-client-ca", o.tls_client_ca}}) {
-    if (!f.path.empty() && !readable(f.path)) {
+    if (!f.path.empty() && !flags::readable_file(f.path)) {
       return str_cat("invalid value \"", f.path, "\" for -", f.name,
                      ": file does not exist or is not readable");
     }
@@ -102,24 +47,7 @@ Error validate(const Options& o) {
                    "\" for -tls-client-ca: needs -tls-cert and -tls-key");
   }
   if (o.addr.empty()) return std::string("invalid value \"\" for -addr: must be a host or IP");
-  if (!o.control_client_ca.empty() && o.control_tls_cert.empty()) {
-    return str_cat("invalid value \"", o.control_client_ca,
-                   "\" for -control-client-ca: needs -control-tls-cert and -control-tls-key");
-  }
-  if (o.control_addr != "off") {
-    auto parsed = parse_listen_address(o.control_addr);
-    if (auto* e = std::get_if<std::string>(&parsed)) {
-      return str_cat("invalid value \"", o.control_addr, "\" for -control-addr: ", *e, " (or off)");
-    }
-    const bool protected_ = !o.control_token_file.empty() || !o.control_client_ca.empty();
-    if (!is_loopback_host(std::get<TargetAddress>(parsed).host) && !protected_ &&
-        !o.control_insecure) {
-      return str_cat("invalid value \"", o.control_addr,
-                     "\" for -control-addr: listening beyond loopback needs -control-token-file "
-                     "or mTLS (-control-tls-cert, -control-tls-key, -control-client-ca), or "
-                     "-control-insecure");
-    }
-  }
+  if (auto error = validate_control_api(o.control)) return error;
   if (o.metrics_addr != "off") {
     auto parsed = parse_metrics_address(o.metrics_addr);
     if (auto* e = std::get_if<std::string>(&parsed)) {
@@ -193,20 +121,7 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("tcp-user-timeout", "duration", "30s",
             "TCP_USER_TIMEOUT on target connections: the kernel gives up on unacknowledged data",
             duration_at_least(o.tcp_user_timeout, std::chrono::milliseconds(100)));
-  flags.add("control-addr", "host:port", "127.0.0.1:9001",
-            "gRPC control API address (lbctl); off disables it", text(o.control_addr));
-  flags.add("control-token-file", "file", "",
-            "Require this bearer token (file contents) on control API calls",
-            text(o.control_token_file));
-  flags.add("control-tls-cert", "file", "", "Serve the control API with TLS (PEM certificate)",
-            text(o.control_tls_cert));
-  flags.add("control-tls-key", "file", "", "Key for -control-tls-cert (PEM)",
-            text(o.control_tls_key));
-  flags.add("control-client-ca", "file", "",
-            "Require control API client certificates signed by this CA (mTLS)",
-            text(o.control_client_ca));
-  flags.add_bool("control-insecure", "Allow a non-loopback -control-addr without a token or mTLS",
-                 boolean(o.control_insecure));
+  add_control_api_flags(flags, o.control, "127.0.0.1:9001");
   flags.add("metrics-addr", "host:port", ":9002",
             "Prometheus metrics over HTTP at /metrics (IPv4:PORT or :PORT; port 0 picks a free "
             "port and logs it); off disables it",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/core/config_validation.h"
+#include "dataplane/core/control_api_options.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/target_address.h"
 
@@ -41,13 +42,8 @@ struct Options {
   std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
   LogLevel log_level = LogLevel::kInfo;
 
-  // Control API.
-  std::string control_addr = "127.0.0.1:9001";  ///< "off" disables it.
-  std::string control_token_file;
-  std::string control_tls_cert;
-  std::string control_tls_key;
-  std::string control_client_ca;
-  bool control_insecure = false;
+  // Control API (-control-*).
+  ControlApiOptions control{.addr = "127.0.0.1:9001"};
 
   // Prometheus metrics over HTTP.
   std::string metrics_addr = ":9002";  ///< "off" disables it; ":PORT" is every IPv4 interface.

@@ -190,5 +190,14 @@ TEST(EditConfig, ConnectionsAreRangeCheckedAndTheTargetMustExist) {
               AllOf(HasSubstr("target"), HasSubstr("x:1"), HasSubstr("not a target")));
 }
 
+TEST(EditConfig, EveryEditClearsThePushersVersion) {
+  LiveConfig config = two_targets();
+  config.config_version = "cfg-1";
+  EXPECT_EQ(with_target_added(config, {{"127.0.0.1", 9}, 0})->config_version, "");
+  EXPECT_EQ(with_target_removed(config, {"127.0.0.1", 5000})->config_version, "");
+  EXPECT_EQ(with_connections(config, 3, std::nullopt)->config_version, "");
+  EXPECT_EQ(with_connections(config, 3, TargetAddress{"127.0.0.1", 5001})->config_version, "");
+}
+
 }  // namespace
 }  // namespace jsontcplb

@@ -453,8 +453,8 @@ std::string some_file() {
 
 TEST(OptionsControlTest, LoopbackByDefaultAndOffDisables) {
   const char* none[] = {"-control-addr", "off"};
-  EXPECT_EQ(parse_options({}).options.control_addr, "127.0.0.1:9001");
-  EXPECT_EQ(parse_options(none).options.control_addr, "off");
+  EXPECT_EQ(parse_options({}).options.control.addr, "127.0.0.1:9001");
+  EXPECT_EQ(parse_options(none).options.control.addr, "off");
 }
 
 TEST(OptionsControlTest, NonLoopbackNeedsTokenMtlsOrInsecure) {
