@@ -11,10 +11,11 @@
 #include <variant>
 
 #include "jsontcplb/v1/control.grpc.pb.h"
+#include "jsontcplb/v1/fleet.grpc.pb.h"
 
 namespace jsontcplb::cli {
 
-/// How to reach a json-tcp-lb control API.
+/// How to reach a control API: json-tcp-lb's or lb-controlplane's.
 struct ConnectionOptions {
   std::string server = "127.0.0.1:9001";
   std::string token_file;         ///< Bearer token, whitespace around it trimmed.
@@ -32,7 +33,10 @@ class ControlClient {
   static std::variant<std::unique_ptr<ControlClient>, std::string> create(
       const ConnectionOptions& options);
 
+  /// json-tcp-lb's service.
   v1::DataPlaneControl::Stub& stub() { return *stub_; }
+  /// lb-controlplane's service, on the same channel.
+  v1::FleetControl::Stub& fleet_stub() { return *fleet_stub_; }
 
   /// A context carrying the token, with the deadline when `unary`.
   std::unique_ptr<grpc::ClientContext> make_context(bool unary) const;
@@ -56,9 +60,10 @@ class ControlClient {
   std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DataPlaneControl::Stub> stub_;
+  std::unique_ptr<v1::FleetControl::Stub> fleet_stub_;
 };
 
 /// "INVALID_ARGUMENT", "UNAVAILABLE", ...
-std::string_view status_code_name(grpc::StatusCode code);
+std::string status_code_name(grpc::StatusCode code);
 
 }  // namespace jsontcplb::cli

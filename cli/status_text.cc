@@ -41,7 +41,29 @@ std::string state_name(v1::WorkerStatus::State state) {
   }
 }
 
+std::string fleet_state_name(v1::DataPlaneStatus::State state) {
+  switch (state) {
+    case v1::DataPlaneStatus::SYNCED:
+      return "synced";
+    case v1::DataPlaneStatus::PENDING:
+      return "pending";
+    case v1::DataPlaneStatus::REJECTED:
+      return "rejected";
+    case v1::DataPlaneStatus::UNREACHABLE:
+      return "unreachable";
+    default:
+      return "-";
+  }
+}
+
 std::string num(std::uint64_t n) { return str_cat(n); }
+
+std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
+
+// "1 target", "2 targets".
+std::string count_of(std::uint64_t n, std::string_view noun) {
+  return str_cat(n, " ", noun, n == 1 ? "" : "s");
+}
 
 }  // namespace
 
@@ -128,6 +150,76 @@ std::string format_status(const v1::Status& s) {
 std::string format_change(const v1::ChangeResponse& response) {
   return str_cat(response.message().empty() ? "done" : response.message(), " (generation ",
                  response.generation(), ")\n");
+}
+
+std::string format_fleet_status(const v1::FleetStatus& s) {
+  const v1::DataPlaneConfig& desired = s.desired();
+  std::string out;
+  str_append(out, "lb-controlplane ", s.version().empty() ? "(unknown version)" : s.version(),
+             ", up ", format_proto_duration(s.uptime(), true), ", desired config version ",
+             or_dash(desired.config_version()), " (", count_of(desired.targets_size(), "target"),
+             ", ",
+             desired.connections() == 0 ? "the data planes' own default connections"
+                                        : str_cat("default connections ", desired.connections()));
+  if (desired.has_failback_interval()) {
+    str_append(out, ", failback interval ",
+               format_proto_duration(desired.failback_interval(), false));
+  }
+  out += ")\n\n";
+
+  Table table({{"DATA PLANE"},
+               {"STATE"},
+               {"REPORTED VERSION"},
+               {"GENERATION", Align::kRight},
+               {"RECEIVED", Align::kRight},
+               {"SENT", Align::kRight},
+               {"QUEUE", Align::kRight},
+               {"CLIENTS", Align::kRight},
+               {"LAST ERROR"}});
+  for (const auto& d : s.data_planes()) {
+    table.add_row({d.address(), fleet_state_name(d.state()), or_dash(d.reported_config_version()),
+                   num(d.generation()), num(d.received_lines()), num(d.sent_lines()),
+                   human_bytes(d.queue_bytes()), num(d.client_connections()),
+                   or_dash(d.last_error())});
+  }
+  out += table.render();
+
+  const v1::FleetTotals& t = s.totals();
+  str_append(out, "\ntotal ", count_of(t.data_planes(), "data plane"), " (", t.synced(),
+             " synced), received ", t.received_lines(), " lines, sent ", t.sent_lines(),
+             " lines, queue ", human_bytes(t.queue_bytes()), ", clients ", t.client_connections(),
+             "\n");
+  for (const std::string& condition : s.conditions())
+    str_append(out, "condition: ", condition, "\n");
+  return out;
+}
+
+std::string format_fleet_targets(const v1::FleetStatus& status) {
+  const v1::DataPlaneConfig& desired = status.desired();
+  // 0 means the default, which may itself be each data plane's own.
+  const std::string by_default =
+      desired.connections() == 0 ? "default" : str_cat(desired.connections(), " (default)");
+  auto connections = [&](std::uint32_t n) { return n == 0 ? by_default : num(n); };
+  std::string out;
+  if (status.target_entries_size() > 0) {
+    Table entries({{"TARGET ENTRY"}, {"CONNECTIONS", Align::kRight}});
+    for (const auto& e : status.target_entries()) {
+      entries.add_row(
+          {e.has_dns() ? str_cat("dns:", e.dns()) : e.address(), connections(e.connections())});
+    }
+    out = entries.render();
+    out += status.targets_overridden() ? "(a runtime override of the config file's targets)\n\n"
+                                       : "(from the config file)\n\n";
+  }
+  Table table({{"TARGET"}, {"CONNECTIONS", Align::kRight}});
+  for (const auto& t : desired.targets())
+    table.add_row({t.address(), connections(t.connections())});
+  return out + table.render();
+}
+
+std::string format_change(const v1::FleetChangeResponse& response) {
+  return str_cat(response.message().empty() ? "done" : response.message(), " (config version ",
+                 or_dash(response.config_version()), ")\n");
 }
 
 }  // namespace jsontcplb::cli

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "jsontcplb/v1/control.pb.h"
+#include "jsontcplb/v1/fleet.pb.h"
 
 namespace jsontcplb::cli {
 
@@ -21,6 +22,14 @@ std::string format_status(const v1::Status& status);
 std::string format_targets(const v1::Status& status);
 /// One line: what the server did and the generation it is at now.
 std::string format_change(const v1::ChangeResponse& response);
+
+/// Fleet status for people: a header line (lb-controlplane's version, uptime, the desired config
+/// version and what it holds), one row per data plane, a totals line and the conditions.
+std::string format_fleet_status(const v1::FleetStatus& status);
+/// The fleet's desired targets with their connections.
+std::string format_fleet_targets(const v1::FleetStatus& status);
+/// One line: what the control plane did and the desired config version now.
+std::string format_change(const v1::FleetChangeResponse& response);
 
 /// "512 B", "1.5 KiB", "16.0 MiB".
 std::string human_bytes(std::uint64_t bytes);

@@ -22,6 +22,17 @@ const FlagParser::Flag* FlagParser::find(std::string_view name) const {
   return it == flags_.end() ? nullptr : &*it;
 }
 
+FlagParser::Outcome FlagParser::parse_flags_only(std::span<const char* const> args,
+                                                 std::string_view program) const {
+  Outcome out = parse(args);
+  if (out.kind == Outcome::Kind::kOk && !out.positional.empty()) {
+    out.kind = Outcome::Kind::kError;
+    out.message = str_cat("unexpected argument \"", out.positional.front(), "\": ", program,
+                          " takes only flags (see -h)");
+  }
+  return out;
+}
+
 FlagParser::Outcome FlagParser::parse(std::span<const char* const> args) const {
   using Kind = Outcome::Kind;
   Outcome out;

@@ -33,6 +33,9 @@ class FlagParser {
 
   /// `args` excludes the program name. -h/-help/--help yield kHelp.
   Outcome parse(std::span<const char* const> args) const;
+  /// The same for a program that takes only flags: a positional argument is an error naming
+  /// it and `program`.
+  Outcome parse_flags_only(std::span<const char* const> args, std::string_view program) const;
   /// Usage text listing every flag with its default, Go style.
   std::string usage(std::string_view program, std::string_view summary) const;
 

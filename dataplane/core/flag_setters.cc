@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dataplane/core/config_validation.h"
 #include "dataplane/core/str_cat.h"
 #include "dataplane/core/units.h"
 
@@ -57,6 +58,24 @@ FlagParser::Setter duration_at_least(std::chrono::milliseconds& out, std::chrono
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
     if (ms < lo) return str_cat("must be at least ", format_duration(lo));
     out = ms;
+    return std::nullopt;
+  };
+}
+
+FlagParser::Setter log_level(LogLevel& out) {
+  return [&out](std::string_view v) -> Error {
+    if (!parse_log_level(v, out)) return "must be error, warn, info or debug";
+    return std::nullopt;
+  };
+}
+
+FlagParser::Setter metrics_address(std::string& out) {
+  return [&out](std::string_view v) -> Error {
+    if (v != "off") {
+      auto parsed = parse_metrics_address(v);
+      if (auto* e = std::get_if<std::string>(&parsed)) return str_cat(*e, " (or off)");
+    }
+    out = std::string(v);
     return std::nullopt;
   };
 }

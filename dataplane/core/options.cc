@@ -48,12 +48,6 @@ Error validate(const Options& o) {
   }
   if (o.addr.empty()) return std::string("invalid value \"\" for -addr: must be a host or IP");
   if (auto error = validate_control_api(o.control)) return error;
-  if (o.metrics_addr != "off") {
-    auto parsed = parse_metrics_address(o.metrics_addr);
-    if (auto* e = std::get_if<std::string>(&parsed)) {
-      return str_cat("invalid value \"", o.metrics_addr, "\" for -metrics-addr: ", *e, " (or off)");
-    }
-  }
   return std::nullopt;
 }
 
@@ -125,14 +119,11 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("metrics-addr", "host:port", ":9002",
             "Prometheus metrics over HTTP at /metrics (IPv4:PORT or :PORT; port 0 picks a free "
             "port and logs it); off disables it",
-            text(o.metrics_addr));
+            flags::metrics_address(o.metrics_addr));
   flags.add("log-level", "level", "info", "error, warn, info or debug",
-            [&](std::string_view v) -> Error {
-              if (!parse_log_level(v, o.log_level)) return "must be error, warn, info or debug";
-              return std::nullopt;
-            });
+            flags::log_level(o.log_level));
 
-  auto outcome = flags.parse(args);
+  auto outcome = flags.parse_flags_only(args, "json-tcp-lb");
   switch (outcome.kind) {
     case FlagParser::Outcome::Kind::kHelp:
       result.kind = ParsedOptions::Kind::kHelp;
@@ -144,12 +135,6 @@ ParsedOptions parse_options(std::span<const char* const> args) {
       return result;
     case FlagParser::Outcome::Kind::kOk:
       break;
-  }
-  if (!outcome.positional.empty()) {
-    result.kind = ParsedOptions::Kind::kError;
-    result.message = str_cat("unexpected argument \"", outcome.positional.front(),
-                             "\": json-tcp-lb takes only flags (see -h)");
-    return result;
   }
   o.port = static_cast<std::uint16_t>(port);
   if (auto error = validate(o)) {
