@@ -16,7 +16,7 @@ DEPS := cmake g++ make ccache pkg-config \
         openssl netcat-openbsd iproute2 procps util-linux \
         prometheus python3-grpcio yamllint haproxy
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test bench bench-fleet clean format
 
 all: build
 
@@ -52,6 +52,13 @@ test: build
 BENCH_ARGS ?=
 bench: build
 	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) $(BENCH_ARGS)
+
+# lb-controlplane: how fast a fleet of 50 data planes converges (initial push, file change,
+# control-plane restart, all data planes restart) and its CPU and memory (about 15 s).
+# Table on stdout, JSON in $(BUILD)/bench/fleet.json. FLEET_ARGS='--planes 5'; --help.
+FLEET_ARGS ?=
+bench-fleet: build
+	/usr/bin/python3 tests/bench/run_fleet_bench.py --build $(BUILD) $(FLEET_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -119,6 +119,7 @@ class DataPlaneLink : public std::enable_shared_from_this<DataPlaneLink> {
   Backoff push_backoff_;
   v1::Status last_status_;
   std::optional<std::chrono::system_clock::time_point> last_contact_;
+  bool seen_ = false;  // a status has come in once
   bool stopped_ = false;
   bool waiting_for_gate_ = false;
 };

@@ -24,6 +24,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -92,6 +93,28 @@ std::uint16_t closed_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+// A free port below the kernel's ephemeral range, for a data plane that restarts on the same
+// port: one in that range may meanwhile become the source port of an outgoing connection (even
+// the control plane's reconnect, connecting to itself), and the restart could not listen.
+std::uint16_t port_below_ephemeral_range() {
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  std::mt19937 rng(std::random_device{}());
+  const int first = std::max(1024, low - 12000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = std::uniform_int_distribution<int>(first, low - 1)(rng);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (free) return static_cast<std::uint16_t>(port);
+  }
+  return 0;
 }
 
 // A free port on both 127.0.0.1 and ::1 (for a name that resolves to both).
@@ -379,7 +402,39 @@ TEST_F(FleetTest, AFileChangeReachesEveryDataPlane) {
   EXPECT_GE(metric(cp, "jsontcplb_controlplane_convergence_seconds_count"), 2.0 * kPlanes);
 }
 
+TEST_F(FleetTest, AConfigMapUpdateIsSeen) {
+  // Kubernetes mounts a ConfigMap as fleet.json -> ..data/fleet.json, ..data -> ..v1, and
+  // updates it by renaming a new ..data symlink over the old one: the file itself is never
+  // written.
+  namespace fs = std::filesystem;
+  const fs::path mount = fs::path(dir_.path()) / "configmap";
+  fs::create_directories(mount / "..v1");
+  std::ofstream(mount / "..v1" / "fleet.json") << config_json({target(0)}, controls());
+  fs::create_directory_symlink("..v1", mount / "..data");
+  fs::create_symlink("..data/fleet.json", mount / "fleet.json");
+  Cp cp = start_cp((mount / "fleet.json").string());
+  ASSERT_NE(cp.port, 0) << cp.process->log();
+  ASSERT_TRUE(eventually([&] { return in_sync(cp, plane_ptrs_, {target(0)}); }));
+  Traffic traffic(plane_ptrs_, "configmap", 6'000, 3'000);
+
+  fs::create_directories(mount / "..v2");
+  std::ofstream(mount / "..v2" / "fleet.json") << config_json({target(1)}, controls());
+  const auto start = Clock::now();
+  fs::create_directory_symlink("..v2", mount / "..data_tmp");
+  fs::rename(mount / "..data_tmp", mount / "..data");
+  ASSERT_TRUE(eventually([&] { return in_sync(cp, plane_ptrs_, {target(1)}); }))
+      << cp.process->log();
+  std::cout << "[ fleet ] ConfigMap-style update -> " << kPlanes << " data planes run it in "
+            << ms_since(start) << " ms" << std::endl;
+  std::string why;
+  EXPECT_TRUE(traffic.delivered_exactly_once(sink_, &why)) << why;
+}
+
 TEST_F(FleetTest, ARestartedDataPlaneIsConfiguredAgain) {
+  const std::uint16_t low_port = port_below_ephemeral_range();
+  ASSERT_NE(low_port, 0);
+  planes_[1] = start_plane(target(0), low_port);
+  ASSERT_EQ(planes_[1].control_port, low_port) << planes_[1].process->log();
   Cp cp = start_synced(config_json({target(1)}, controls()));
   Traffic traffic({plane_ptrs_[0], plane_ptrs_[2]}, "restart", 8'000, 4'000);
   const std::uint16_t port = planes_[1].control_port;
@@ -708,6 +763,50 @@ TEST_F(FleetTest, ARejectedConfigIsNotResentInALoop) {
   EXPECT_TRUE(eventually([&] { return in_sync(cp, plane_ptrs_, {target(2)}); }));
   EXPECT_TRUE(eventually([&] { return refusing.pushes() == 2; }));
   EXPECT_EQ(synced(fleet_status(cp)), kPlanes);
+}
+
+TEST(FleetSecurity, BearerTokensProtectTheDataPlanesAndTheFleetApi) {
+  Sink sink([] {
+    SinkOptions o;
+    o.ports = 2;
+    return o;
+  }());
+  TempDir dir("lb-fleet-token");
+  const std::string token = dir.path() + "/token";
+  std::ofstream(token) << "fleet-s3cret\n";
+  Plane p;
+  p.process = std::make_unique<ProxyProcess>(
+      LB_BINARY,
+      std::vector<std::string>{"-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+                               "-control-token-file", token, "-metrics-addr", "off", "-target",
+                               address(sink.ports()[0])});
+  p.data_port = logged_port(*p.process, "json-tcp-lb listening on ");
+  p.control_port = logged_port(*p.process, "control API listening on ");
+  ASSERT_NE(p.control_port, 0) << p.process->log();
+  const std::string config = dir.path() + "/fleet.json";
+  std::ofstream(config) << config_json({address(sink.ports()[1])}, {p.control()});
+
+  // Without the data plane's token the control plane cannot configure it, and says why.
+  Cp without = start_cp(config);
+  ASSERT_NE(without.port, 0) << without.process->log();
+  EXPECT_TRUE(eventually([&] {
+    const v1::FleetStatus fleet = fleet_status(without);
+    const auto* d = find_plane(fleet, p.control());
+    return d != nullptr && d->last_error().find("UNAUTHENTICATED") != std::string::npos;
+  })) << without.process->log();
+  without.process->signal(SIGTERM);
+  ASSERT_TRUE(without.process->wait_exit(seconds(10)).has_value());
+
+  Cp with = start_cp(config, {"-dataplane-token-file", token, "-control-token-file", token});
+  ASSERT_NE(with.port, 0) << with.process->log();
+  const CommandResult refused = run_command(LBCTL_BINARY, {"--server", with.api(), "status"});
+  EXPECT_EQ(refused.exit_code, 1) << refused;
+  EXPECT_NE(refused.err.find("UNAUTHENTICATED"), std::string::npos) << refused;
+  EXPECT_TRUE(eventually([&] {
+    const CommandResult r = run_command(
+        LBCTL_BINARY, {"--server", with.api(), "--token-file", token, "status", "-o", "json"});
+    return r.exit_code == 0 && r.out.find("\"SYNCED\"") != std::string::npos;
+  })) << with.process->log();
 }
 
 TEST(FleetCheckConfig, PrintsWhatTheFileResolvesToAndRefusesABadOne) {
