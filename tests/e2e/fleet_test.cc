@@ -38,6 +38,7 @@
 #include "tests/tools/process.h"
 #include "tests/tools/sink.h"
 #include "tests/tools/temp_dir.h"
+#include "tests/tools/test_pki.h"
 
 namespace lbtest {
 namespace {
@@ -807,6 +808,36 @@ TEST(FleetSecurity, BearerTokensProtectTheDataPlanesAndTheFleetApi) {
         LBCTL_BINARY, {"--server", with.api(), "--token-file", token, "status", "-o", "json"});
     return r.exit_code == 0 && r.out.find("\"SYNCED\"") != std::string::npos;
   })) << with.process->log();
+}
+
+TEST(FleetSecurity, MutualTlsBetweenTheControlPlaneAndADataPlane) {
+  Sink sink([] {
+    SinkOptions o;
+    o.ports = 2;
+    return o;
+  }());
+  TempDir dir("lb-fleet-tls");
+  const TestPki pki = make_test_pki(dir.path());
+  Plane p;
+  p.process = std::make_unique<ProxyProcess>(
+      LB_BINARY,
+      std::vector<std::string>{"-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+                               "-control-tls-cert", pki.server_cert, "-control-tls-key",
+                               pki.server_key, "-control-client-ca", pki.ca_cert, "-metrics-addr",
+                               "off", "-target", address(sink.ports()[0])});
+  p.control_port = logged_port(*p.process, "control API listening on ");
+  ASSERT_NE(p.control_port, 0) << p.process->log();
+  const std::string config = dir.path() + "/fleet.json";
+  std::ofstream(config) << config_json({address(sink.ports()[1])}, {p.control()});
+  Cp cp = start_cp(config, {"-dataplane-tls-ca", pki.ca_cert, "-dataplane-tls-cert",
+                            pki.client_cert, "-dataplane-tls-key", pki.client_key});
+  ASSERT_NE(cp.port, 0) << cp.process->log();
+  EXPECT_TRUE(eventually([&] { return synced(fleet_status(cp)) == 1; })) << cp.process->log();
+  const CommandResult dp =
+      run_command(LBCTL_BINARY, {"--server", p.control(), "--tls-ca", pki.ca_cert, "--tls-cert",
+                                 pki.client_cert, "--tls-key", pki.client_key, "targets", "list"});
+  EXPECT_EQ(dp.exit_code, 0) << dp;
+  EXPECT_NE(dp.out.find(address(sink.ports()[1])), std::string::npos) << dp;
 }
 
 TEST(FleetCheckConfig, PrintsWhatTheFileResolvesToAndRefusesABadOne) {
