@@ -11,8 +11,10 @@
 #include "dataplane/core/log.h"
 #include "dataplane/core/options.h"
 #include "dataplane/data_plane.h"
+#include "dataplane/grpc_common.h"
 #include "dataplane/metrics_server.h"
 #include "dataplane/stats.h"
+#include "dataplane/tls_context.h"
 
 namespace {
 
@@ -20,6 +22,33 @@ namespace {
 int fail(const absl::Status& status) {
   std::fprintf(stderr, "json-tcp-lb: %s\n", std::string(status.message()).c_str());
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+// -check: the files are read as a start would read them; nothing listens.
+int check(const jsontcplb::Options& o) {
+  using namespace jsontcplb;
+  if (o.tls_listen()) {
+    if (auto tls = make_client_tls(o); !tls.ok()) return fail(tls.status());
+  }
+  if (o.tls_target) {
+    if (auto tls = make_target_tls(o); !tls.ok()) return fail(tls.status());
+  }
+  if (o.control.enabled()) {
+    if (auto security = load_server_security(o.control); !security.ok()) {
+      return fail(security.status());
+    }
+  }
+  std::string targets;
+  for (const TargetAddress& t : o.targets)
+    str_append(targets, targets.empty() ? "" : ", ", t.to_string());
+  std::printf("json-tcp-lb: the flags are good\n");
+  std::printf("clients: %s:%u%s\n", o.addr.c_str(), o.port, o.tls_listen() ? " (TLS)" : "");
+  std::printf("targets: %zu x %d connections%s: %s\n", o.targets.size(), o.connections,
+              o.tls_target ? " (TLS)" : "", targets.c_str());
+  std::printf("control API: %s%s\n", o.control.addr.c_str(),
+              o.control.token_file.empty() ? "" : " (bearer token)");
+  std::printf("metrics: %s\n", o.metrics_addr.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -40,6 +69,7 @@ int main(int argc, char** argv) {
   }
   const Options& options = parsed.options;
   set_log_level(options.log_level);
+  if (options.check) return check(options);
   // Every client and target connection is a file descriptor: use all the hard limit allows.
   if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
     limit.rlim_cur = limit.rlim_max;

@@ -122,6 +122,10 @@ ParsedOptions parse_options(std::span<const char* const> args) {
             flags::metrics_address(o.metrics_addr));
   flags.add("log-level", "level", "info", "error, warn, info or debug",
             flags::log_level(o.log_level));
+  flags.add_bool("check",
+                 "Check the flags and the files they name (certificates, keys, token), print "
+                 "what would run and exit 0 without listening; a bad value exits 2",
+                 boolean(o.check));
 
   auto outcome = flags.parse_flags_only(args, "json-tcp-lb");
   switch (outcome.kind) {

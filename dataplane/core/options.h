@@ -41,6 +41,8 @@ struct Options {
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
   LogLevel log_level = LogLevel::kInfo;
+  /// -check: check the flags and the files they name, say what would run, exit.
+  bool check = false;
 
   // Control API (-control-*).
   ControlApiOptions control{.addr = "127.0.0.1:9001"};

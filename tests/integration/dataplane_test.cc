@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <memory>
@@ -156,6 +157,27 @@ TEST(DataPlane, MetricsAddressInUseExitsWithCode1) {
       << free_port.log();
   EXPECT_EQ(free_port.log().find("metrics listening on 127.0.0.1:0 "), std::string::npos)
       << free_port.log();
+}
+
+TEST(DataPlane, CheckSaysWhatWouldRunWithoutListening) {
+  ProxyProcess ok(LB_BINARY, {"-check", "-addr", "127.0.0.1", "-port", "0", "-target",
+                              "a.example:1,b.example:2", "-control-addr", "off"});
+  EXPECT_EQ(ok.wait_exit(seconds(10)), 0) << ok.log();
+  EXPECT_NE(ok.log().find("the flags are good"), std::string::npos) << ok.log();
+  EXPECT_NE(ok.log().find("a.example:1, b.example:2"), std::string::npos) << ok.log();
+  EXPECT_EQ(ok.log().find("listening"), std::string::npos) << "nothing listens: " << ok.log();
+  // A file that a start would refuse is refused here too, with the flag named.
+  lbtest::TempDir dir("lb-check");
+  const std::string not_pem = dir.path() + "/cert.pem";
+  std::ofstream(not_pem) << "not a certificate\n";
+  ProxyProcess bad(LB_BINARY, {"-check", "-tls-cert", not_pem, "-tls-key", not_pem});
+  EXPECT_EQ(bad.wait_exit(seconds(10)), 2) << bad.log();
+  EXPECT_NE(bad.log().find("-tls-cert"), std::string::npos) << bad.log();
+  const std::string empty_token = dir.path() + "/token";
+  std::ofstream(empty_token) << "\n";
+  ProxyProcess token(LB_BINARY, {"-check", "-control-token-file", empty_token});
+  EXPECT_EQ(token.wait_exit(seconds(10)), 2) << token.log();
+  EXPECT_NE(token.log().find("-control-token-file"), std::string::npos) << token.log();
 }
 
 TEST(DataPlane, HelpListsEveryFlagAndExitsZero) {
