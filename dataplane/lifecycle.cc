@@ -44,18 +44,27 @@ asio::awaitable<void> Lifecycle::signal_loop() {
   for (;;) {
     auto [ec, signal] = co_await signals_.async_wait(kUseAwaitable);
     if (ec) co_return;
-    begin_shutdown(signal == SIGINT ? "SIGINT" : "SIGTERM");
+    const std::string_view name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+    // A second signal means "now". A drain asked for over the control API is not a signal:
+    // Kubernetes asks for one in preStop and sends SIGTERM right after.
+    if (++signals_received_ > 1) exit_now(name);
+    begin_shutdown(name);
   }
 }
 
-void Lifecycle::begin_shutdown(std::string_view why) {
+void Lifecycle::exit_now(std::string_view why) {
   const LineQueue& queue = *parts_.queue;
+  LB_LOG(kError, "second ", why,
+         ": exiting now; not delivered: ", queue.lines() + queue.unacked_lines(), " lines (",
+         queue.bytes() + queue.unacked_bytes(), " bytes): ", queue.lines(), " lines queued, ",
+         queue.unacked_lines(), " lines written but not acknowledged");
+  std::_Exit(1);
+}
+
+void Lifecycle::begin_shutdown(std::string_view why) {
   if (shutting_down_) {
-    LB_LOG(kError, "second ", why,
-           ": exiting now; not delivered: ", queue.lines() + queue.unacked_lines(), " lines (",
-           queue.bytes() + queue.unacked_bytes(), " bytes): ", queue.lines(), " lines queued, ",
-           queue.unacked_lines(), " lines written but not acknowledged");
-    std::_Exit(1);
+    LB_LOG(kInfo, why, ": already draining");
+    return;
   }
   shutting_down_ = true;
   parts_.listener->stop();

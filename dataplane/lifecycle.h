@@ -40,6 +40,7 @@ class Lifecycle : public std::enable_shared_from_this<Lifecycle> {
   /// Runs right before the io_context is stopped (the last metrics publish).
   void on_exit(std::function<void()> callback) { on_exit_ = std::move(callback); }
 
+  /// Starts the drain (once; later calls only log). SIGTERM/SIGINT and the control API's Drain.
   void begin_shutdown(std::string_view why);
   bool shutting_down() const { return shutting_down_; }
 
@@ -50,6 +51,8 @@ class Lifecycle : public std::enable_shared_from_this<Lifecycle> {
   /// Once shutting down and every client is gone: the queue closes and workers finish.
   void maybe_flush();
   void finish();
+  /// The second signal: logs what is not delivered and exits with status 1.
+  [[noreturn]] void exit_now(std::string_view why);
 
   asio::io_context& io_;
   std::chrono::milliseconds drain_timeout_;
@@ -57,6 +60,7 @@ class Lifecycle : public std::enable_shared_from_this<Lifecycle> {
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
   std::function<void()> on_exit_;
+  int signals_received_ = 0;
   bool shutting_down_ = false;
   bool flushing_ = false;
 };

@@ -351,6 +351,29 @@ TEST(Control, FailbackReturnsWorkersHomeWithoutWaitingForTheInterval) {
   EXPECT_GT(sink.lines(1), 0u) << "B receives again";
 }
 
+TEST(Control, SigtermAfterADrainDoesNotCutItShort) {
+  // Kubernetes runs a preStop hook (lbctl drain) and sends SIGTERM right after: that SIGTERM is
+  // not a "second signal" that exits at once.
+  Sink sink(sink_ports(1));
+  Lb lb = start_lb({"-target", address(sink.ports()[0])});
+  ASSERT_NE(lb.control_port, 0) << lb.log();
+  auto o = paced_load(lb.data_port, "prestop", 2, 6'000, 6'000);  // about two seconds
+  auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
+  ASSERT_TRUE(sink.wait_until([&] { return sink.total_lines() > 500; }, kConverge));
+  CommandResult r = lbctl(lb, {"drain"});
+  ASSERT_EQ(r.exit_code, 0) << r << lb.log();
+  CommandResult again = lbctl(lb, {"drain"});
+  EXPECT_EQ(again.exit_code, 0) << again;
+  lb.process->signal(SIGTERM);
+  EXPECT_TRUE(lb.process->wait_for_log("SIGTERM: already draining", seconds(10))) << lb.log();
+  LoadGenResult sent = sending.get();
+  ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+  EXPECT_EQ(lb.process->wait_exit(seconds(60)), 0) << lb.log();
+  ASSERT_TRUE(sink.wait_until([&] { return sink.connections(0) == 0; }, seconds(30)));
+  Report report = sink.verifier().report(o.run_id, o.connections, o.lines_per_connection);
+  EXPECT_TRUE(report.exactly_once()) << report.to_string();
+}
+
 TEST(Control, DrainDeliversEverythingAndExitsZero) {
   Sink sink(sink_ports(2));
   const std::string a = address(sink.ports()[0]), b = address(sink.ports()[1]);
