@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -360,12 +361,19 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::start(
   auto security = load_server_security(options.control);
   if (!security.ok()) return security.status();
   std::unique_ptr<ControlServer> server(new ControlServer());
+  DataPlane& plane = *data_plane;
   server->service_ =
       std::make_unique<ControlService>(io, std::move(data_plane), std::move(security->token));
   auto started = start_grpc_server(options.control, *security, *server->service_, "control API");
   if (!started.ok()) return started.status();
   server->server_ = std::move(started->server);
   server->port_ = started->port;
+  // A draining data plane takes no new clients: readiness probes (grpc.health.v1, which needs
+  // no token) see NOT_SERVING, so Kubernetes stops sending it any.
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  if (health != nullptr) {
+    plane.on_drain([health] { health->SetServingStatus(false); });
+  }
   return server;
 }
 

@@ -138,6 +138,10 @@ absl::Status DataPlane::trigger_failback(const std::optional<TargetAddress>& hom
 
 void DataPlane::drain(std::string_view why) { lifecycle_->begin_shutdown(why); }
 
+void DataPlane::on_drain(std::function<void()> callback) {
+  lifecycle_->on_drain(std::move(callback));
+}
+
 void DataPlane::publish_metrics() { stats_->publish(snapshot()); }
 
 void DataPlane::trim_heap_when_idle() {

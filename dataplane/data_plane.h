@@ -64,6 +64,8 @@ class DataPlane : public std::enable_shared_from_this<DataPlane> {
   absl::Status trigger_failback(const std::optional<TargetAddress>& home);
   /// Like SIGTERM.
   void drain(std::string_view why);
+  /// Runs once when the drain begins, however it was asked for (data-plane thread).
+  void on_drain(std::function<void()> callback);
   Stats& stats() { return *stats_; }
 
   /// Sets the gauges from a fresh snapshot and flushes the histogram (also once a second).

@@ -67,6 +67,7 @@ void Lifecycle::begin_shutdown(std::string_view why) {
     return;
   }
   shutting_down_ = true;
+  if (on_drain_) on_drain_();
   parts_.listener->stop();
   LB_LOG(kInfo, why, ": stopped accepting; reading ", parts_.registry->size(),
          " client(s) until they close or the drain timeout (", format_duration(drain_timeout_),

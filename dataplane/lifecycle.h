@@ -39,6 +39,8 @@ class Lifecycle : public std::enable_shared_from_this<Lifecycle> {
   void start();
   /// Runs right before the io_context is stopped (the last metrics publish).
   void on_exit(std::function<void()> callback) { on_exit_ = std::move(callback); }
+  /// Runs once, when the drain begins (the control API's health turns NOT_SERVING).
+  void on_drain(std::function<void()> callback) { on_drain_ = std::move(callback); }
 
   /// Starts the drain (once; later calls only log). SIGTERM/SIGINT and the control API's Drain.
   void begin_shutdown(std::string_view why);
@@ -60,6 +62,7 @@ class Lifecycle : public std::enable_shared_from_this<Lifecycle> {
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
   std::function<void()> on_exit_;
+  std::function<void()> on_drain_;
   int signals_received_ = 0;
   bool shutting_down_ = false;
   bool flushing_ = false;

@@ -278,6 +278,31 @@ class ControlClientTest(unittest.TestCase):
         described = [s.name for f in files if f.package == "jsontcplb.v1" for s in f.service]
         self.assertIn("DataPlaneControl", described, str(responses[1]))
 
+    def test_health_turns_not_serving_when_draining(self):
+        # Its own data plane: a drain ends it. One idle client keeps it draining (not exited)
+        # while the health is checked; a readiness probe sees NOT_SERVING, not a refused call.
+        sink = TcpSink()
+        self.addCleanup(sink.close)
+        lb = LbProcess(["-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+                        "-metrics-addr", "off", "-target", sink.address, "-drain-timeout", "60s"])
+        self.addCleanup(lb.stop)
+        data_port = lb.wait_for_port("json-tcp-lb listening on ")
+        control_port = lb.wait_for_port("control API listening on ")
+        client = socket.create_connection(("127.0.0.1", data_port), timeout=CALL_TIMEOUT)
+        self.addCleanup(client.close)
+        channel = grpc.insecure_channel("127.0.0.1:%d" % control_port)
+        self.addCleanup(channel.close)
+        health = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest(service="")
+        serving = health_pb2.HealthCheckResponse.SERVING
+        self.assertEqual(health.Check(check, timeout=CALL_TIMEOUT).status, serving)
+        control_pb2_grpc.DataPlaneControlStub(channel).Drain(
+            control_pb2.DrainRequest(), timeout=CALL_TIMEOUT)
+        self.assertEqual(health.Check(check, timeout=CALL_TIMEOUT).status,
+                         health_pb2.HealthCheckResponse.NOT_SERVING)
+        client.close()
+        self.assertEqual(lb.proc.wait(timeout=30), 0, "".join(lb.log))
+
 
 def main():
     global ARGS
