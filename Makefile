@@ -8,23 +8,31 @@ PORT ?= 9000
 TARGET ?=
 ARGS ?=
 
-# Debian 12 packages: toolchain, libraries, and the servers and tools the tests run.
-# libboost1.81-dev only: it conflicts with (and replaces) the default libboost-dev 1.74.
-DEPS := cmake g++ make ccache pkg-config \
+# Debian 12 packages. libboost1.81-dev only: it conflicts with (and replaces) the default
+# libboost-dev 1.74.
+# The three binaries alone (what the container image's build stage installs: deps-build).
+BUILD_DEPS := cmake g++ make pkg-config \
         libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
-        libboost1.81-dev libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev \
-        openssl netcat-openbsd iproute2 procps util-linux \
-        prometheus python3-grpcio yamllint haproxy
+        libboost1.81-dev libssl-dev prometheus-cpp-dev
+# Everything this Makefile builds, and `make run` (its demo prints nc commands).
+DEV_DEPS := $(BUILD_DEPS) ccache libgtest-dev libgmock-dev libbenchmark-dev \
+        netcat-openbsd procps util-linux
+# And the servers and tools the tests and benchmarks run.
+TEST_DEPS := $(DEV_DEPS) openssl iproute2 prometheus python3-grpcio yamllint haproxy \
+        podman runc debootstrap systemd
+# Commands that may come from outside Debian (nodesource's nodejs has npm): Debian's package
+# is installed only when the command is missing.
+TEST_COMMANDS := npm
 
-.PHONY: all deps configure build run test bench bench-fleet clean format
+.PHONY: all deps deps-build deps-dev configure build run test bench bench-fleet clean format
 
 all: build
 
-# Installs only what is missing; silent when everything is there.
-deps:
-	@missing=$$(for p in $(DEPS); do \
+# Installs only what is missing; silent when everything is there. $(1): packages, $(2): commands.
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
-	  done); \
+	  done; for c in $(2); do command -v $$c >/dev/null 2>&1 || echo $$c; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing" $$missing; \
 	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
@@ -32,8 +40,18 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
 	    $$missing </dev/null; \
 	fi
+endef
 
-configure: deps
+deps-build:
+	$(call install_missing,$(BUILD_DEPS),)
+
+deps-dev:
+	$(call install_missing,$(DEV_DEPS),)
+
+deps:
+	$(call install_missing,$(TEST_DEPS),$(TEST_COMMANDS))
+
+configure: deps-dev
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLB_WERROR=$(WERROR) >/dev/null
 
 build: configure
@@ -43,14 +61,14 @@ build: configure
 run: build
 	@BUILD=$(BUILD) PORT=$(PORT) TARGET=$(TARGET) tests/tools/demo.sh $(ARGS)
 
-test: build
+test: deps build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600 -j$(JOBS)
 
 # Throughput and latency: direct, json-tcp-lb and HAProxy on loopback (a few minutes).
 # Table on stdout, JSON in $(BUILD)/bench/results.json. BENCH_ARGS=--latency: latency only;
 # --help for the rest.
 BENCH_ARGS ?=
-bench: build
+bench: deps build
 	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) $(BENCH_ARGS)
 
 # lb-controlplane: how fast a fleet of 50 data planes converges (initial push, file change,
