@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   const Options& options = parsed.options;
   set_log_level(options.log_level);
   boost::asio::io_context io(1);
+  // Handled (queued until io.run()) before anything listens: a SIGTERM that comes right after
+  // "listening" is logged stops the process cleanly rather than killing it.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   auto stats = std::make_shared<FleetStats>();
   auto cp = ControlPlane::create(io, options, stats);
   if (!cp.ok()) return fail(cp.status());
@@ -62,7 +65,6 @@ int main(int argc, char** argv) {
     fleet = *std::move(started);
   }
   // The data planes keep their config while the control plane is away.
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   co_spawn(
       io,
       [&]() -> boost::asio::awaitable<void> {
