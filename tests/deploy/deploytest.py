@@ -96,7 +96,7 @@ def exactly_once(report, lines):
 
 def work_dir(base, name):
     """A fresh folder under the build tree for one test's files and logs."""
-    path = os.path.join(base, name)
+    path = os.path.abspath(os.path.join(base, name))
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
     return path

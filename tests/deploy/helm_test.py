@@ -522,6 +522,7 @@ def main():
     parser.add_argument("--work", required=True, help="folder for rendered output and logs")
     ARGS, rest = parser.parse_known_args()
     ARGS.chart = os.path.abspath(ARGS.chart)
+    ARGS.cache = os.path.abspath(ARGS.cache)
     os.makedirs(ARGS.cache, exist_ok=True)
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
 

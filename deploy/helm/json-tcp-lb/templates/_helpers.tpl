@@ -89,11 +89,6 @@ app.kubernetes.io/component: {{ .component }}
 {{- toPrettyJson $config -}}
 {{- end -}}
 
-{{/* Pod and container security contexts (restricted Pod Security Standard). */}}
-{{- define "jtl.podSecurityContext" -}}
-{{- toYaml .Values.podSecurityContext -}}
-{{- end -}}
-
 {{/* The prometheus.io annotations, when no ServiceMonitor does the job. */}}
 {{- define "jtl.scrapeAnnotations" -}}
 {{- if and .root.Values.metrics.enabled (not .root.Values.metrics.serviceMonitor.enabled) -}}
