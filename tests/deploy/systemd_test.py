@@ -20,8 +20,9 @@ import shutil
 import sys
 import unittest
 
-import deploytest
-from deploytest import run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import testkit  # noqa: E402
+from testkit import run  # noqa: E402
 
 ARGS = None
 UNITS = ("json-tcp-lb.service", "lb-controlplane.service")
@@ -80,8 +81,8 @@ class SystemdTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.analyze = deploytest.need_command("systemd-analyze", "make deps installs systemd")
-        cls.work = deploytest.work_dir(ARGS.work, "systemd")
+        cls.analyze = testkit.need_command("systemd-analyze", "make deps installs systemd")
+        cls.work = testkit.work_dir(ARGS.work, "systemd")
         cls.root = make_root(os.path.join(cls.work, "root"), ARGS.units)
 
     def verify(self, root, units):

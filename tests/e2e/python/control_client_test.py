@@ -10,17 +10,15 @@ WatchStatus, grpc.health.v1 and server reflection. Run by ctest with Debian's /u
 
 import argparse
 import os
-import queue
-import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import testkit  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGS = None  # set in main()
@@ -28,75 +26,12 @@ CALL_TIMEOUT = 10  # seconds, for every RPC
 WAIT_TIMEOUT = 20  # seconds, for anything converging
 
 
-def wait_until(predicate, timeout=WAIT_TIMEOUT, interval=0.05):
-    """Polls predicate() until it is truthy; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+def wait_until(predicate, timeout=WAIT_TIMEOUT):
+    return testkit.wait_until(predicate, timeout, interval=0.05)
 
 
-class TcpSink:
-    """Accepts connections on 127.0.0.1:0 and counts the lines it reads."""
-
-    def __init__(self):
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self.address = "127.0.0.1:%d" % self.port
-        self._lock = threading.Lock()
-        self._lines = 0
-        self._open = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
-
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self._open += 1
-            t = threading.Thread(target=self._read, args=(conn,), daemon=True)
-            self._threads.append(t)
-            t.start()
-
-    def _read(self, conn):
-        conn.settimeout(0.2)
-        with conn:
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                with self._lock:
-                    self._lines += data.count(b"\n")
-        with self._lock:
-            self._open -= 1
-
-    def connections(self):
-        with self._lock:
-            return self._open
-
-    def lines(self):
-        with self._lock:
-            return self._lines
-
-    def close(self):
-        self._stop.set()
-        self._listener.close()
-        for t in self._threads:
-            t.join(timeout=5)
+def lb_process(args):
+    return testkit.Process([ARGS.lb_binary] + args)
 
 
 def generate_stubs(out_dir):
@@ -113,54 +48,6 @@ def generate_stubs(out_dir):
         check=True, timeout=60)
     subprocess.run(common + ["-I", HERE, "health.proto", "reflection.proto"],
                    check=True, timeout=60)
-
-
-class LbProcess:
-    """json-tcp-lb as a child process; its log is read on a thread."""
-
-    def __init__(self, args):
-        self.proc = subprocess.Popen(
-            [ARGS.lb_binary] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
-        self._lines = queue.Queue()
-        self.log = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self._lines.put(raw.decode(errors="replace"))
-        self._lines.put(None)
-
-    def wait_for_port(self, needle, timeout=10):
-        """The port of the first log line containing `needle` HOST:PORT."""
-        pattern = re.compile(re.escape(needle) + r"\S*:(\d+)")
-        deadline = time.monotonic() + timeout
-        for line in self.log:
-            m = pattern.search(line)
-            if m:
-                return int(m.group(1))
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.log.append(line)
-            m = pattern.search(line)
-            if m:
-                return int(m.group(1))
-        raise AssertionError("no %r in json-tcp-lb's log:\n%s" % (needle, "".join(self.log)))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc.stdout.close()
 
 
 class ControlClientTest(unittest.TestCase):
@@ -181,15 +68,15 @@ class ControlClientTest(unittest.TestCase):
         import reflection_pb2
         import reflection_pb2_grpc
 
-        cls.sink_a = TcpSink()
+        cls.sink_a = testkit.TcpSink()
         cls.addClassCleanup(cls.sink_a.close)
-        cls.sink_b = TcpSink()
+        cls.sink_b = testkit.TcpSink()
         cls.addClassCleanup(cls.sink_b.close)
-        cls.lb = LbProcess(["-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+        cls.lb = lb_process(["-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
                             "-metrics-addr", "off",
                             "-target", cls.sink_a.address, "-connections", "2"])
         cls.addClassCleanup(cls.lb.stop)
-        cls.control_port = cls.lb.wait_for_port("control API listening on ")
+        cls.control_port = cls.lb.port(r"control API listening on 127\.0\.0\.1:(\d+)")
         cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.control_port)
         cls.addClassCleanup(cls.channel.close)
         grpc.channel_ready_future(cls.channel).result(timeout=CALL_TIMEOUT)
@@ -281,13 +168,13 @@ class ControlClientTest(unittest.TestCase):
     def test_health_turns_not_serving_when_draining(self):
         # Its own data plane: a drain ends it. One idle client keeps it draining (not exited)
         # while the health is checked; a readiness probe sees NOT_SERVING, not a refused call.
-        sink = TcpSink()
+        sink = testkit.TcpSink()
         self.addCleanup(sink.close)
-        lb = LbProcess(["-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
+        lb = lb_process(["-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
                         "-metrics-addr", "off", "-target", sink.address, "-drain-timeout", "60s"])
         self.addCleanup(lb.stop)
-        data_port = lb.wait_for_port("json-tcp-lb listening on ")
-        control_port = lb.wait_for_port("control API listening on ")
+        data_port = lb.port(r"json-tcp-lb listening on 127\.0\.0\.1:(\d+)")
+        control_port = lb.port(r"control API listening on 127\.0\.0\.1:(\d+)")
         client = socket.create_connection(("127.0.0.1", data_port), timeout=CALL_TIMEOUT)
         self.addCleanup(client.close)
         channel = grpc.insecure_channel("127.0.0.1:%d" % control_port)
@@ -301,7 +188,7 @@ class ControlClientTest(unittest.TestCase):
         self.assertEqual(health.Check(check, timeout=CALL_TIMEOUT).status,
                          health_pb2.HealthCheckResponse.NOT_SERVING)
         client.close()
-        self.assertEqual(lb.proc.wait(timeout=30), 0, "".join(lb.log))
+        self.assertEqual(lb.proc.wait(timeout=30), 0, lb.log())
 
 
 def main():

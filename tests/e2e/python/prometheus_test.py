@@ -15,19 +15,19 @@ Run by ctest with /usr/bin/python3; every wait is bounded, every process is stop
 import argparse
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import testkit  # noqa: E402
 
 ARGS = None  # set in main()
 WAIT_TIMEOUT = 60  # seconds, for anything converging
@@ -62,14 +62,8 @@ EXPECTED_METRICS = {
 }
 
 
-def wait_until(predicate, timeout=WAIT_TIMEOUT, interval=0.1):
-    """Polls predicate() until it is truthy; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+def wait_until(predicate, timeout=WAIT_TIMEOUT):
+    return testkit.wait_until(predicate, timeout)
 
 
 def http_get(url):
@@ -94,107 +88,6 @@ def sample_names(types):
     return names
 
 
-class Process:
-    """A child process whose output (stdout and stderr) is read on a thread."""
-
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        self._lines = queue.Queue()
-        self.log = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self._lines.put(raw.decode(errors="replace"))
-        self._lines.put(None)
-
-    def wait_for(self, pattern, timeout=15):
-        """The first group of the first output line matching `pattern` (a regex)."""
-        regex = re.compile(pattern)
-        for line in self.log:
-            m = regex.search(line)
-            if m:
-                return m.group(1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.log.append(line)
-            m = regex.search(line)
-            if m:
-                return m.group(1)
-        raise AssertionError("no %r in the output of %s:\n%s"
-                             % (pattern, self.proc.args[0], "".join(self.log)))
-
-    def stop(self, timeout=30):
-        """SIGTERM, then SIGKILL if it has not exited in time. Returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        return self.proc.returncode
-
-
-class TcpSink:
-    """Accepts connections on 127.0.0.1:0 and counts the lines it reads."""
-
-    def __init__(self):
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.address = "127.0.0.1:%d" % self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._lines = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
-
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            t = threading.Thread(target=self._read, args=(conn,), daemon=True)
-            self._threads.append(t)
-            t.start()
-
-    def _read(self, conn):
-        conn.settimeout(0.2)
-        with conn:
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                with self._lock:
-                    self._lines += data.count(b"\n")
-
-    def lines(self):
-        with self._lock:
-            return self._lines
-
-    def close(self):
-        self._stop.set()
-        self._listener.close()
-        for t in self._threads:
-            t.join(timeout=5)
-
-
 def send_lines(port, count, first):
     """One client connection: `count` JSON lines, then EOF; waits (bounded) for the close."""
     body = b"".join(b'{"seq":%d,"msg":"prometheus end-to-end test line"}\n' % (first + i)
@@ -212,14 +105,14 @@ class LbFixture:
     """json-tcp-lb with metrics on a free port, in front of one sink."""
 
     def __init__(self, test_class):
-        self.sink = TcpSink()
+        self.sink = testkit.TcpSink()
         test_class.addClassCleanup(self.sink.close)
-        self.lb = Process([ARGS.lb_binary, "-addr", "127.0.0.1", "-port", "0",
+        self.lb = testkit.Process([ARGS.lb_binary, "-addr", "127.0.0.1", "-port", "0",
                            "-control-addr", "off", "-metrics-addr", "127.0.0.1:0",
                            "-target", self.sink.address, "-connections", "2"])
         test_class.addClassCleanup(self.lb.stop)
-        self.metrics_port = int(self.lb.wait_for(r"metrics listening on 127\.0\.0\.1:(\d+)"))
-        self.data_port = int(self.lb.wait_for(r"json-tcp-lb listening on 127\.0\.0\.1:(\d+)"))
+        self.metrics_port = self.lb.port(r"metrics listening on 127\.0\.0\.1:(\d+)")
+        self.data_port = self.lb.port(r"json-tcp-lb listening on 127\.0\.0\.1:(\d+)")
         self.metrics_url = "http://127.0.0.1:%d/metrics" % self.metrics_port
 
 
@@ -237,10 +130,10 @@ class PrometheusServer:
                     "  - job_name: json-tcp-lb\n"
                     "    static_configs:\n"
                     "      - targets: ['%s']\n" % target)
-        self.process = Process([ARGS.prometheus, "--config.file=" + config,
-                                "--storage.tsdb.path=" + os.path.join(folder, "data"),
-                                "--web.listen-address=127.0.0.1:0"])
-        port = self.process.wait_for(r'msg="Listening on" address=127\.0\.0\.1:(\d+)')
+        self.process = testkit.Process([ARGS.prometheus, "--config.file=" + config,
+                                        "--storage.tsdb.path=" + os.path.join(folder, "data"),
+                                        "--web.listen-address=127.0.0.1:0"])
+        port = self.process.port(r'msg="Listening on" address=127\.0\.0\.1:(\d+)')
         self.url = "http://127.0.0.1:%s" % port
         self.process.wait_for(r"(Server is ready to receive web requests)")
 
@@ -271,7 +164,7 @@ class PrometheusTest(unittest.TestCase):
         p = self.prometheus
         # Prometheus is scraping json-tcp-lb before any line is sent.
         self.assertEqual(wait_until(lambda: p.scalar('up{job="json-tcp-lb"}') == 1), True,
-                         "".join(p.process.log))
+                         p.process.log())
         per_connection, connections = 25_000, 2
         n = per_connection * connections
         sent_bytes = 0

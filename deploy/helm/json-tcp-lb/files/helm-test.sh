@@ -23,16 +23,22 @@ survey() {
   done
 }
 
+# Runs "$@" once a second until it succeeds, ATTEMPTS times at most.
+poll() {
+  local i
+  for ((i = 1; i <= ATTEMPTS; i++)); do
+    "$@" && return 0
+    [ "$i" -lt "$ATTEMPTS" ] && sleep 1
+  done
+  return 1
+}
+
 # 1. Every data plane answers on its control API.
-for ((i = 1; ; i++)); do
-  survey
-  [ "$ANSWERED" -ge "$DATA_PLANES" ] && break
-  if [ "$i" -ge "$ATTEMPTS" ]; then
-    echo "FAIL: $ANSWERED of $DATA_PLANES data planes answered on $DATA_PLANES_HOST:$CONTROL_PORT"
-    exit 1
-  fi
-  sleep 1
-done
+all_answer() { survey && [ "$ANSWERED" -ge "$DATA_PLANES" ]; }
+if ! poll all_answer; then
+  echo "FAIL: $ANSWERED of $DATA_PLANES data planes answered on $DATA_PLANES_HOST:$CONTROL_PORT"
+  exit 1
+fi
 echo "ok: $ANSWERED data planes answer on their control API"
 
 # 2. A line sent through the Service is received by one of them.
@@ -42,31 +48,26 @@ if [ "$SEND_LINE" = yes ]; then
   exec 3<>"/dev/tcp/$DATA_HOST/$DATA_PORT"
   printf '%s\n' "$line" >&3
   exec 3>&-
-  for ((i = 1; ; i++)); do
-    survey
-    [ "$RECEIVED" -gt "$before" ] && break
-    if [ "$i" -ge "$ATTEMPTS" ]; then
-      echo "FAIL: sent $line to $DATA_HOST:$DATA_PORT; the data planes' received lines stayed at $before"
-      exit 1
-    fi
-    sleep 1
-  done
+  received_more() { survey && [ "$RECEIVED" -gt "$before" ]; }
+  if ! poll received_more; then
+    echo "FAIL: sent $line to $DATA_HOST:$DATA_PORT; the data planes' received lines stayed at $before"
+    exit 1
+  fi
   echo "ok: a line sent to $DATA_HOST:$DATA_PORT was received ($before -> $RECEIVED lines)"
 fi
 
 # 3. The control plane answers and has every data plane on the desired config.
 if [ -n "$CONTROL_PLANE" ]; then
-  for ((i = 1; ; i++)); do
+  all_synced() {
     out=$(ctl "$CONTROL_PLANE" status 2>&1) || true
     synced=$(printf '%s\n' "$out" | sed -n 's/^total [0-9]* data planes\{0,1\} (\([0-9]*\) synced).*/\1/p')
-    [ "${synced:-0}" -ge "$DATA_PLANES" ] && break
-    if [ "$i" -ge "$ATTEMPTS" ]; then
-      echo "FAIL: the control plane $CONTROL_PLANE has ${synced:-no} of $DATA_PLANES data planes synced:"
-      echo "$out"
-      exit 1
-    fi
-    sleep 1
-  done
+    [ "${synced:-0}" -ge "$DATA_PLANES" ]
+  }
+  if ! poll all_synced; then
+    echo "FAIL: the control plane $CONTROL_PLANE has ${synced:-no} of $DATA_PLANES data planes synced:"
+    echo "$out"
+    exit 1
+  fi
   echo "ok: the control plane has $synced data planes synced"
 fi
 echo "PASS"
