@@ -33,6 +33,7 @@ from testkit import run, wait_until  # noqa: E402
 ARGS = None
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
 IMAGE = "localhost/json-tcp-lb:ctest"
+PROBE_IMAGE = "localhost/json-tcp-lb-probe:ctest"
 # What this machine's podman needs (DESIGN.md): crun refuses the hybrid cgroups, and raising
 # the limits above the caller's is not permitted.
 RUN_OPTS = ["--runtime", "runc", "--network=host",
@@ -189,6 +190,11 @@ def main():
     info = run([ARGS.podman, "info"], check=False)
     if info.returncode != 0:
         testkit.skip(f"podman cannot run here: {info.stderr.strip()[-500:]}")
+    # Storing an image needs mounts (a chroot whose / is not a mount point cannot).
+    probe = run(["sh", "-c", f"tar -c --files-from /dev/null | '{ARGS.podman}' import - "
+                 f"{PROBE_IMAGE} && '{ARGS.podman}' rmi {PROBE_IMAGE}"], check=False)
+    if probe.returncode != 0:
+        testkit.skip(f"podman cannot store an image here: {probe.stderr.strip()[-500:]}")
     if os.geteuid() != 0 and run([ARGS.podman, "image", "exists", BASE_IMAGE],
                                  check=False).returncode != 0:
         testkit.skip(f"{BASE_IMAGE} is missing and debootstrap needs root to make it")

