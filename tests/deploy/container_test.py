@@ -32,6 +32,7 @@ from testkit import run, wait_until  # noqa: E402
 
 ARGS = None
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE = "localhost/json-tcp-lb:ctest"
 PROBE_IMAGE = "localhost/json-tcp-lb-probe:ctest"
 # What this machine's podman needs (DESIGN.md): crun refuses the hybrid cgroups, and raising
@@ -55,7 +56,9 @@ def ensure_base_image():
     root = tempfile.mkdtemp(prefix="lb-bookworm-", dir=ARGS.work)
     try:
         run([debootstrap, "--variant=minbase", "bookworm", root], timeout=900)
-        tar = run(["sh", "-c", f"tar -C '{root}' -c . | '{ARGS.podman}' import - {BASE_IMAGE}"],
+        # With the configuration Docker Hub's image has: PATH set, bash as the command.
+        tar = run(["sh", "-c", f"tar -C '{root}' -c . | '{ARGS.podman}' import "
+                   f"--change 'ENV PATH={BASE_PATH}' --change 'CMD [\"bash\"]' - {BASE_IMAGE}"],
                   timeout=300)
         print(tar.stdout.strip(), flush=True)
     finally:
