@@ -133,9 +133,12 @@ class ContainerTest(unittest.TestCase):
                 control = lb.wait_for_log(r"control API listening on (127\.0\.0\.1:\d+)").group(1)
 
                 # The running process, as the kernel sees it.
-                top = podman("top", name, "huser", "comm").stdout
-                self.assertRegex(top, r"\n65532\s+json-tcp-lb", top)
-                self.assertNotRegex(top, r"\n(0|root)\s", "the image runs as root")
+                pid = podman("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+                with open(f"/proc/{pid}/status") as f:
+                    status = dict(line.split(":", 1) for line in f if ":" in line)
+                self.assertEqual(status["Name"].strip(), "json-tcp-lb")
+                uids = status["Uid"].split()  # real, effective, saved, filesystem
+                self.assertEqual(uids, ["65532"] * 4, "the image must not run as root")
 
                 sent = run([ARGS.loadgen, "-target", f"127.0.0.1:{data}", "-connections",
                             str(CONNECTIONS), "-lines", str(LINES_PER_CONNECTION),
