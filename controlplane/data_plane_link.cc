@@ -253,6 +253,7 @@ void DataPlaneLink::on_push_done(const grpc::Status& status, const v1::ChangeRes
     case grpc::StatusCode::OK:
       break;
     case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:  // beyond its -max-targets or connections limit
       result = Result::kRejected;
       error = str_cat("refused ", desired_.config_version(), ": ", status.error_message());
       LB_LOG(kWarn, "data plane ", name_, ": ", error, " (not sent again until the desired ",

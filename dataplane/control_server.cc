@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,6 +31,9 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kDefaultWatchInterval(1000);
 constexpr milliseconds kMinWatchInterval(100);
+// Status watch streams open at once (lbctl watch, control planes, dashboards): a few per
+// client is normal; the bound keeps a flood of them from costing the data-plane thread.
+constexpr int kMaxWatchStreams = 64;
 
 grpc::Status invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
@@ -121,8 +125,10 @@ struct WatchState {
 
 class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
  public:
-  StatusWatch(asio::io_context& io, std::shared_ptr<DataPlane> data_plane, milliseconds interval)
-      : io_(io), state_(std::make_shared<WatchState>(io)) {
+  /// `open` counts the streams; this one is already counted and uncounts itself when done.
+  StatusWatch(asio::io_context& io, std::shared_ptr<DataPlane> data_plane, milliseconds interval,
+              std::atomic<int>& open)
+      : io_(io), open_(open), state_(std::make_shared<WatchState>(io)) {
     asio::co_spawn(io, feed(this, state_, std::move(data_plane), interval),
                    log_if_thrown("status watch"));
   }
@@ -142,6 +148,7 @@ class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
   void OnDone() override {
     // Drop our reference on the data-plane thread, where the timer lives.
     asio::post(io_, [state = std::move(state_)] {});
+    open_.fetch_sub(1);
     delete this;
   }
 
@@ -176,7 +183,15 @@ class StatusWatch final : public grpc::ServerWriteReactor<v1::Status> {
   }
 
   asio::io_context& io_;
+  std::atomic<int>& open_;
   std::shared_ptr<WatchState> state_;
+};
+
+// A reactor that ends the stream at once with `status`.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::Status> {
+ public:
+  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
 };
 
 }  // namespace
@@ -201,15 +216,16 @@ class ControlService final : public v1::DataPlaneControl::CallbackService {
       interval = std::max(kMinWatchInterval,
                           milliseconds(TimeUtil::DurationToMilliseconds(req->interval())));
     }
-    if (auto denied = authorize(ctx)) {
-      class Refused : public grpc::ServerWriteReactor<v1::Status> {
-       public:
-        explicit Refused(grpc::Status s) { Finish(std::move(s)); }
-        void OnDone() override { delete this; }
-      };
-      return new Refused(*denied);
+    if (auto denied = authorize(ctx)) return new RefusedWatch(*denied);
+    // Each stream costs a coroutine and a status message on the data-plane thread.
+    if (open_watches_.fetch_add(1) >= kMaxWatchStreams) {
+      open_watches_.fetch_sub(1);
+      return new RefusedWatch(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       str_cat("too many status watch streams: ", kMaxWatchStreams,
+                               " are open, the most this data plane serves at once")));
     }
-    return new StatusWatch(io_, data_plane_, interval);
+    return new StatusWatch(io_, data_plane_, interval, open_watches_);
   }
 
   grpc::ServerUnaryReactor* SetTargets(grpc::CallbackServerContext* ctx,
@@ -352,6 +368,7 @@ class ControlService final : public v1::DataPlaneControl::CallbackService {
   asio::io_context& io_;
   std::shared_ptr<DataPlane> data_plane_;
   std::string token_;
+  std::atomic<int> open_watches_ = 0;
 };
 
 ControlServer::~ControlServer() = default;

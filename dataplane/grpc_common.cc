@@ -89,6 +89,10 @@ absl::StatusOr<StartedServer> start_grpc_server(const ControlApiOptions& options
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // The largest real request (a SetTargets at -max-targets) is tens of kilobytes; anything
+  // bigger is refused with RESOURCE_EXHAUSTED before it is parsed.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   builder.AddListeningPort(options.addr, security.credentials, &port);
   builder.RegisterService(&service);
   StartedServer started;

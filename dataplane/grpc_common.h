@@ -49,6 +49,11 @@ struct StartedServer {
 /// Serves `service` on options.addr with the gRPC health service and reflection, and without
 /// SO_REUSEPORT (a second process on the same address must fail, not share the calls). Logs
 /// "<what> listening on HOST:PORT" with the port bound. UNAVAILABLE when it cannot serve.
+/// Requests larger than this are refused (RESOURCE_EXHAUSTED) by the gRPC servers.
+inline constexpr int kMaxRequestBytes = 1 << 20;
+/// Concurrent calls one client connection may have open.
+inline constexpr int kMaxStreamsPerConnection = 100;
+
 absl::StatusOr<StartedServer> start_grpc_server(const ControlApiOptions& options,
                                                 const ServerSecurity& security,
                                                 grpc::Service& service, std::string_view what);

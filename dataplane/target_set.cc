@@ -7,6 +7,7 @@
 
 #include "dataplane/core/log.h"
 #include "dataplane/core/str_cat.h"
+#include "dataplane/core/units.h"
 #include "dataplane/coro.h"
 #include "dataplane/line_queue.h"
 #include "dataplane/stats.h"
@@ -14,10 +15,12 @@
 
 namespace jsontcplb {
 
-TargetSet::TargetSet(asio::io_context::executor_type executor, LiveConfig initial, WorkerEnv env)
+TargetSet::TargetSet(asio::io_context::executor_type executor, LiveConfig initial, WorkerEnv env,
+                     ConfigLimits limits)
     : executor_(std::move(executor)),
       env_(std::make_shared<WorkerEnv>(std::move(env))),
-      config_(std::move(initial)) {
+      config_(std::move(initial)),
+      limits_(limits) {
   for (const TargetSpec& spec : config_.targets) env_->targets.push_back(make_target(spec.address));
   env_->failback_interval = config_.failback_interval;
 }
@@ -50,6 +53,7 @@ absl::StatusOr<std::uint64_t> TargetSet::apply(LiveConfig next,
                                                std::optional<std::uint64_t> expected_generation) {
   if (auto status = check_generation(expected_generation); !status.ok()) return status;
   if (auto status = validate(next); !status.ok()) return status;
+  if (auto status = check_limits(next, limits_); !status.ok()) return status;
   std::vector<std::shared_ptr<Target>> targets;
   for (const TargetSpec& spec : next.targets) {
     auto target = find(spec.address);
@@ -118,15 +122,17 @@ void TargetSet::reconcile(const std::shared_ptr<Target>& target, std::size_t wan
   std::sort(mine.begin(), mine.end(),
             [](const auto& a, const auto& b) { return a->spread() < b->spread(); });
   for (std::size_t i = wanted; i < mine.size(); ++i) mine[i]->stop();
+  if (mine.size() >= wanted) return;
+  // New workers take the lowest free spread numbers. One pass over the workers: a change may
+  // start up to -max-total-connections of them.
+  std::vector<bool> taken(wanted, false);
+  for (std::size_t i = 0; i < std::min(mine.size(), wanted); ++i) {
+    if (mine[i]->spread() < wanted) taken[mine[i]->spread()] = true;
+  }
   std::size_t spread = 0;
   for (std::size_t have = mine.size(); have < wanted; ++have) {
-    auto taken = [&](std::size_t s) {
-      return std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
-        return w->home() == target && w->spread() == s && !w->stopping();
-      });
-    };
-    while (taken(spread)) ++spread;
-    start_worker(target, spread);
+    while (spread < wanted && taken[spread]) ++spread;
+    start_worker(target, spread++);
   }
 }
 
@@ -134,6 +140,20 @@ void TargetSet::worker_exited(const Worker& worker) {
   std::erase_if(workers_, [&](const auto& w) { return w.get() == &worker; });
   env_->stats->changed();
   if (workers_.empty() && env_->queue->closed() && on_all_exited_) on_all_exited_();
+}
+
+void TargetSet::log_down_targets(std::chrono::steady_clock::time_point now) {
+  constexpr std::chrono::minutes kSummaryInterval(1);
+  for (const auto& t : env_->targets) {
+    if (t->health.healthy() || t->failed_dials == 0 || now - t->last_summary < kSummaryInterval) {
+      continue;
+    }
+    t->last_summary = now;
+    LB_LOG(
+        kWarn, "target ", t->name, " still down after ",
+        format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(now - t->down_since)),
+        ": ", t->failed_dials, " failed connection attempts (last: ", t->last_error, ")");
+  }
 }
 
 void TargetSet::fill(Snapshot& s) const {

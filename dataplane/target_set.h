@@ -4,6 +4,7 @@
 #include <absl/status/statusor.h>
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -26,7 +27,9 @@ class TargetSet : public std::enable_shared_from_this<TargetSet> {
  public:
   /// `env` carries the queue, the stats, the dialer and the fixed worker settings; its live part
   /// is filled from `initial`, which must be valid.
-  TargetSet(asio::io_context::executor_type executor, LiveConfig initial, WorkerEnv env);
+  /// `limits` bound every later config (apply() refuses more with RESOURCE_EXHAUSTED).
+  TargetSet(asio::io_context::executor_type executor, LiveConfig initial, WorkerEnv env,
+            ConfigLimits limits = {});
 
   /// Starts the workers of the initial config.
   void start();
@@ -49,6 +52,9 @@ class TargetSet : public std::enable_shared_from_this<TargetSet> {
   /// Called when the last worker has exited once the queue is closed (shutdown is complete).
   void on_all_exited(std::function<void()> callback) { on_all_exited_ = std::move(callback); }
 
+  /// Logs a line for each target that has been down for a summary interval since its last one.
+  void log_down_targets(std::chrono::steady_clock::time_point now);
+
   /// Targets, workers and the config's fields, for a status snapshot.
   void fill(Snapshot& snapshot) const;
 
@@ -63,6 +69,7 @@ class TargetSet : public std::enable_shared_from_this<TargetSet> {
   asio::io_context::executor_type executor_;
   std::shared_ptr<WorkerEnv> env_;  // env_->targets mirrors config_.targets, in order
   LiveConfig config_;
+  ConfigLimits limits_;
   std::uint64_t generation_ = 1;
   std::vector<std::shared_ptr<Worker>> workers_;
   std::function<void()> on_all_exited_;

@@ -26,7 +26,10 @@ FlagParser::Setter boolean(bool& out) {
   };
 }
 
-FlagParser::Setter int_in_range(int& out, long long lo, long long hi) {
+namespace {
+
+template <typename Int>
+FlagParser::Setter whole_number_in_range(Int& out, long long lo, long long hi) {
   return [&out, lo, hi](std::string_view v) -> Error {
     long long n = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -34,9 +37,19 @@ FlagParser::Setter int_in_range(int& out, long long lo, long long hi) {
       return str_cat("must be a whole number from ", lo, " to ", hi);
     }
     if (n < lo || n > hi) return str_cat("must be from ", lo, " to ", hi);
-    out = static_cast<int>(n);
+    out = static_cast<Int>(n);
     return std::nullopt;
   };
+}
+
+}  // namespace
+
+FlagParser::Setter int_in_range(int& out, long long lo, long long hi) {
+  return whole_number_in_range(out, lo, hi);
+}
+
+FlagParser::Setter count_in_range(std::size_t& out, long long lo, long long hi) {
+  return whole_number_in_range(out, lo, hi);
 }
 
 FlagParser::Setter bytes_in_range(std::size_t& out, std::uint64_t lo, std::uint64_t hi) {

@@ -15,6 +15,8 @@ FlagParser::Setter text(std::string& out);
 /// Only "true" is true, as Go's flag package parses an attached boolean value.
 FlagParser::Setter boolean(bool& out);
 FlagParser::Setter int_in_range(int& out, long long lo, long long hi);
+/// A count (no units) from `lo` to `hi`.
+FlagParser::Setter count_in_range(std::size_t& out, long long lo, long long hi);
 FlagParser::Setter bytes_in_range(std::size_t& out, std::uint64_t lo, std::uint64_t hi);
 FlagParser::Setter duration_at_least(std::chrono::milliseconds& out, std::chrono::milliseconds lo);
 

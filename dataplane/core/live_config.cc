@@ -80,6 +80,28 @@ absl::Status validate(const LiveConfig& config, std::string_view prefix) {
   return absl::OkStatus();
 }
 
+std::uint64_t total_connections(const LiveConfig& config) {
+  std::uint64_t total = 0;
+  for (const TargetSpec& t : config.targets) total += config.connections_for(t);
+  return total;
+}
+
+absl::Status check_limits(const LiveConfig& config, const ConfigLimits& limits,
+                          std::string_view prefix) {
+  if (config.targets.size() > limits.max_targets) {
+    return absl::ResourceExhaustedError(
+        str_cat(prefix, "targets: ", config.targets.size(), " targets, more than the limit of ",
+                limits.max_targets, " (-max-targets); nothing was changed"));
+  }
+  if (const std::uint64_t total = total_connections(config); total > limits.max_total_connections) {
+    return absl::ResourceExhaustedError(
+        str_cat(prefix, "connections: ", config.targets.size(), " targets ask for ", total,
+                " connections in all, more than the limit of ", limits.max_total_connections,
+                " (-max-total-connections); nothing was changed"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LiveConfig> with_target_added(LiveConfig config, TargetSpec target) {
   if (target.connections != 0) {
     if (auto error = validate_connections(target.connections, "target.connections")) {

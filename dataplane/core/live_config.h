@@ -4,6 +4,7 @@
 #include <absl/status/statusor.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -61,6 +62,21 @@ absl::StatusOr<std::vector<TargetSpec>> parse_targets(const std::vector<Requeste
 /// is 0 (the default) or 1..kMaxConnectionsPerTarget. INVALID_ARGUMENT names `field[i]` and the
 /// value otherwise.
 absl::Status check_targets(std::span<const TargetSpec> targets, std::string_view field);
+
+/// What one data plane may be asked to run (-max-targets, -max-total-connections): a bound on
+/// its file descriptors, memory and the work of applying a change.
+struct ConfigLimits {
+  std::size_t max_targets = 512;
+  std::size_t max_total_connections = 2048;
+};
+
+/// Connections `config` asks for in all: the sum over its targets.
+std::uint64_t total_connections(const LiveConfig& config);
+
+/// RESOURCE_EXHAUSTED naming the limit and its flag when `config` has more targets or asks for
+/// more connections in all than `limits` allow.
+absl::Status check_limits(const LiveConfig& config, const ConfigLimits& limits,
+                          std::string_view prefix = "");
 
 /// Every rule a config must meet: check_targets(), a default from 1 to kMaxConnectionsPerTarget,
 /// a failback interval of at least kMinFailbackInterval. Fields are named `prefix` + field.

@@ -46,6 +46,17 @@ Error validate(const Options& o) {
     return str_cat("invalid value \"", o.tls_client_ca,
                    "\" for -tls-client-ca: needs -tls-cert and -tls-key");
   }
+  if (o.targets.size() > o.limits.max_targets) {
+    return str_cat("invalid value for -target: ", o.targets.size(),
+                   " targets, more than -max-targets ", o.limits.max_targets);
+  }
+  if (const std::uint64_t total = o.targets.size() * static_cast<std::uint64_t>(o.connections);
+      total > o.limits.max_total_connections) {
+    return str_cat("invalid value \"", o.connections, "\" for -connections: ", o.targets.size(),
+                   " target(s) x ", o.connections, " = ", total,
+                   " connections in all, more than -max-total-connections ",
+                   o.limits.max_total_connections);
+  }
   if (o.addr.empty()) return std::string("invalid value \"\" for -addr: must be a host or IP");
   if (auto error = validate_control_api(o.control)) return error;
   return std::nullopt;
@@ -115,9 +126,21 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("tcp-user-timeout", "duration", "30s",
             "TCP_USER_TIMEOUT on target connections: the kernel gives up on unacknowledged data",
             duration_at_least(o.tcp_user_timeout, std::chrono::milliseconds(100)));
+  flags.add("client-idle-timeout", "duration", "0 (off)",
+            "Close a client that sends nothing for this long (its last partial line is "
+            "delivered with a newline)",
+            duration_at_least(o.client_idle_timeout, std::chrono::milliseconds(0)));
+  flags.add("max-targets", "int", "512",
+            "Most targets the target list may hold (flags or control API); more is refused",
+            flags::count_in_range(o.limits.max_targets, 1, 65536));
+  flags.add("max-total-connections", "int", "2048",
+            "Most connections to targets in all (the sum over targets of their connections); a "
+            "change asking for more is refused",
+            flags::count_in_range(o.limits.max_total_connections, 1, 1 << 20));
   add_control_api_flags(flags, o.control, "127.0.0.1:9001");
   flags.add("metrics-addr", "host:port", ":9002",
-            "Prometheus metrics over HTTP at /metrics (IPv4:PORT or :PORT; port 0 picks a free "
+            "Prometheus metrics over HTTP at /metrics (IP:PORT, [IPv6]:PORT or :PORT; port 0 picks "
+            "a free "
             "port and logs it); off disables it",
             flags::metrics_address(o.metrics_addr));
   flags.add("log-level", "level", "info", "error, warn, info or debug",

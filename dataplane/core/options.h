@@ -9,6 +9,7 @@
 
 #include "dataplane/core/config_validation.h"
 #include "dataplane/core/control_api_options.h"
+#include "dataplane/core/live_config.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/target_address.h"
 
@@ -40,6 +41,9 @@ struct Options {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds client_idle_timeout{0};  ///< 0: clients may stay silent forever
+  /// -max-targets, -max-total-connections: what the command line and any later change may ask.
+  ConfigLimits limits;
   LogLevel log_level = LogLevel::kInfo;
   /// -check: check the flags and the files they name, say what would run, exit.
   bool check = false;

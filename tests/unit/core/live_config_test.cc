@@ -101,6 +101,38 @@ TEST(ValidateConfig, FailbackIntervalHasAFloor) {
   EXPECT_FALSE(validate(config).ok());
 }
 
+TEST(CheckLimits, CountsEveryTargetsConnections) {
+  LiveConfig config = two_targets();  // 4 (the default) + 2
+  EXPECT_EQ(total_connections(config), 6u);
+  EXPECT_TRUE(check_limits(config, {.max_targets = 2, .max_total_connections = 6}).ok());
+  const absl::Status status =
+      check_limits(config, {.max_targets = 2, .max_total_connections = 5}, "config.");
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(message(status), AllOf(HasSubstr("config.connections"), HasSubstr("6 connections"),
+                                     HasSubstr("5"), HasSubstr("-max-total-connections")));
+}
+
+TEST(CheckLimits, BoundsTheTargetList) {
+  LiveConfig config = two_targets();
+  const absl::Status status =
+      check_limits(config, {.max_targets = 1, .max_total_connections = 100});
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(message(status),
+              AllOf(HasSubstr("2 targets"), HasSubstr("limit of 1"), HasSubstr("-max-targets")));
+}
+
+TEST(CheckLimits, TheDefaultsRefuseWhatOnceWedgedTheDataPlane) {
+  // 2,000 targets with 1,024 connections each: about two million workers.
+  LiveConfig config;
+  for (std::uint16_t port = 1; port <= 2000; ++port) {
+    config.targets.push_back({{"10.0.0.1", port}, kMaxConnectionsPerTarget});
+  }
+  EXPECT_TRUE(validate(config).ok());
+  EXPECT_EQ(check_limits(config, ConfigLimits{}).code(), absl::StatusCode::kResourceExhausted);
+  config.targets.resize(ConfigLimits{}.max_targets);
+  EXPECT_THAT(message(check_limits(config, ConfigLimits{})), HasSubstr("524288 connections"));
+}
+
 TEST(LiveConfigTest, FromOptionsIsTheCommandLine) {
   Options options;
   options.targets = {{"a", 1}, {"b", 2}};
