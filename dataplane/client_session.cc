@@ -8,6 +8,7 @@
 
 #include "dataplane/core/line_splitter.h"
 #include "dataplane/core/log.h"
+#include "dataplane/core/log_limiter.h"
 #include "dataplane/core/units.h"
 #include "dataplane/coro.h"
 #include "dataplane/line_queue.h"
@@ -28,6 +29,40 @@ void on_data_plane(const SessionEnv& env, F&& f) {
   } else {
     asio::post(executor, std::forward<F>(f));
   }
+}
+
+// A client's connection event: at info level and above through the limiter (a loop of
+// connects must not flood the log), every one at debug level.
+template <typename... Args>
+void log_event(const SessionEnv& env, LogLevel level, const Args&... args) {
+  if (!log_enabled(level)) return;
+  if (!log_enabled(LogLevel::kDebug) && env.events) {
+    std::optional<std::string> summary;
+    const bool allowed = env.events->allow(LogLimiter::Clock::now(), summary);
+    if (summary) log_line(LogLevel::kInfo, *summary);
+    if (!allowed) return;
+  }
+  log_line(level, str_cat(args...));
+}
+
+// Waits until `stream` is readable, at most `idle_timeout` (0: forever): timed_out then.
+template <typename Stream>
+asio::awaitable<boost::system::error_code> wait_readable(Stream& stream,
+                                                         std::chrono::milliseconds idle_timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  auto wait = [&stream]() -> asio::awaitable<boost::system::error_code> {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      auto [ec] = co_await stream.async_wait(tcp::socket::wait_read, kUseAwaitable);
+      co_return ec;
+    } else {
+      co_return co_await stream.wait_readable();
+    }
+  };
+  if (idle_timeout.count() == 0) co_return co_await wait();
+  asio::steady_timer timer(co_await asio::this_coro::executor, idle_timeout);
+  auto done = co_await (wait() || timer.async_wait(kUseAwaitable));
+  if (done.index() == 1) co_return asio::error::timed_out;
+  co_return std::get<0>(done);
 }
 
 // Points the registry's link at the session's socket while the session runs, and unregisters
@@ -85,7 +120,8 @@ struct ReadOutcome {
 // calls as async_read_some (a read that finds nothing, then epoll) plus one epoll_ctl each time
 // the client goes quiet.
 template <typename Stream>
-asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitter) {
+asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitter,
+                                            std::chrono::milliseconds idle_timeout) {
   for (;;) {
     ReadOutcome out;
     std::span<char> space = splitter.prepare();
@@ -102,13 +138,7 @@ asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitt
       co_return out;
     }
     splitter.release();
-    boost::system::error_code ec;
-    if constexpr (std::is_same_v<Stream, tcp::socket>) {
-      std::tie(ec) = co_await stream.async_wait(tcp::socket::wait_read, kUseAwaitable);
-    } else {
-      ec = co_await stream.wait_readable();
-    }
-    if (ec) co_return ReadOutcome{ec, 0, {}};
+    if (auto ec = co_await wait_readable(stream, idle_timeout)) co_return ReadOutcome{ec, 0, {}};
   }
 }
 
@@ -128,7 +158,7 @@ asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, S
       end = "was cut off by the drain timeout";
       break;
     }
-    auto [ec, n, result] = co_await read_and_split(stream, splitter);
+    auto [ec, n, result] = co_await read_and_split(stream, splitter, env->idle_timeout);
     if (n > 0) {
       bytes += n;
       if (!result.batch.empty()) {
@@ -137,13 +167,19 @@ asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, S
       }
       if (result.line_too_long) {
         on_data_plane(*env, [stats = env->stats] { stats->line_too_long(); });
-        LB_LOG(kError, "client ", peer, " sent a line longer than -max-line-bytes ",
-               format_bytes(env->max_line_bytes), "; closing it (", lines,
-               " lines before it were accepted)");
+        log_event(*env, LogLevel::kError, "client ", peer,
+                  " sent a line longer than -max-line-bytes ", format_bytes(env->max_line_bytes),
+                  "; closing it (", lines, " lines before it were accepted)");
         rejected = true;
         end = "was closed";
         break;
       }
+    }
+    if (ec == asio::error::timed_out) {
+      on_data_plane(*env, [stats = env->stats] { stats->client_idle_closed(); });
+      end = str_cat("sent nothing for -client-idle-timeout ", format_duration(env->idle_timeout),
+                    "; closed it");
+      break;
     }
     if (ec) {
       if (!is_plain_close(ec)) {
@@ -163,7 +199,8 @@ asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, S
       deliver(*env, std::move(tail));
     }
   }
-  LB_LOG(kInfo, "client ", peer, " ", end, " after ", lines, " lines, ", bytes, " bytes");
+  log_event(*env, LogLevel::kInfo, "client ", peer, " ", end, " after ", lines, " lines, ", bytes,
+            " bytes");
 }
 
 }  // namespace
@@ -173,11 +210,12 @@ asio::awaitable<void> run_client_session(std::shared_ptr<const SessionEnv> env, 
                                          std::shared_ptr<ClientRegistry::Link> link,
                                          std::uint64_t id) {
   Registration registration(env, std::move(link), id, socket);
-  LB_LOG(kInfo, "client ", peer, " connected");
+  log_event(*env, LogLevel::kInfo, "client ", peer, " connected");
   boost::system::error_code ec;
   socket.non_blocking(true, ec);  // read_some() above relies on it
   if (ec) {
-    LB_LOG(kWarn, "client ", peer, ": cannot make the socket non-blocking: ", ec.message());
+    log_event(*env, LogLevel::kWarn, "client ", peer,
+              ": cannot make the socket non-blocking: ", ec.message());
     co_return;
   }
   co_await read_lines(env, socket, peer);
@@ -192,14 +230,14 @@ asio::awaitable<void> run_client_session(std::shared_ptr<const SessionEnv> env,
   asio::steady_timer deadline(co_await asio::this_coro::executor, kTlsHandshakeTimeout);
   auto handshake = co_await (stream->handshake() || deadline.async_wait(kUseAwaitable));
   if (handshake.index() == 1) {
-    LB_LOG(kWarn, "client ", peer, ": TLS handshake timed out");
+    log_event(*env, LogLevel::kWarn, "client ", peer, ": TLS handshake timed out");
     co_return;
   }
   if (auto ec = std::get<0>(handshake); ec) {
-    LB_LOG(kWarn, "client ", peer, ": TLS handshake failed: ", ec.message());
+    log_event(*env, LogLevel::kWarn, "client ", peer, ": TLS handshake failed: ", ec.message());
     co_return;
   }
-  LB_LOG(kInfo, "client ", peer, " connected (TLS)");
+  log_event(*env, LogLevel::kInfo, "client ", peer, " connected (TLS)");
   co_await read_lines(env, *stream, peer);
 }
 

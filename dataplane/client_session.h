@@ -2,6 +2,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 class LineQueue;
+class LogLimiter;
 class Stats;
 class TlsStream;
 
@@ -25,6 +27,10 @@ struct SessionEnv {
   std::shared_ptr<ClientRegistry> registry;
   std::size_t read_buffer_bytes = 0;
   std::size_t max_line_bytes = 0;
+  /// -client-idle-timeout: a client that sends nothing for this long is closed; 0: never.
+  std::chrono::milliseconds idle_timeout{0};
+  /// Connection events (connected, closed, refused) go through it at info level.
+  std::shared_ptr<LogLimiter> events;
 };
 
 /// Reads one client until it closes: splits its stream into whole-line batches, queues them,

@@ -8,6 +8,7 @@
 #include "dataplane/client_registry.h"
 #include "dataplane/client_session.h"
 #include "dataplane/core/log.h"
+#include "dataplane/core/log_limiter.h"
 #include "dataplane/coro.h"
 #include "dataplane/endpoint_text.h"
 #include "dataplane/lifecycle.h"
@@ -47,6 +48,10 @@ DataPlane::DataPlane(asio::io_context& io, const Options& options, std::shared_p
       queue_(std::make_shared<LineQueue>(io.get_executor(), options.queue_bytes,
                                          options.read_buffer_bytes)),
       clients_(std::make_shared<ClientRegistry>()),
+      // A few hundred sensors reconnecting after a network blip are logged one by one; a loop
+      // of thousands of connects per second becomes one line per 10 s.
+      client_events_(
+          std::make_shared<LogLimiter>("client connection events", 100, std::chrono::seconds(10))),
       publish_timer_(io) {}
 
 DataPlane::~DataPlane() = default;
@@ -55,10 +60,11 @@ absl::StatusOr<std::shared_ptr<DataPlane>> DataPlane::create(asio::io_context& i
                                                              const Options& options,
                                                              std::shared_ptr<Stats> stats) {
   auto dp = std::make_shared<DataPlane>(io, options, std::move(stats));
-  auto listener = Listener::create(io, options,
-                                   std::make_shared<const SessionEnv>(SessionEnv{
-                                       dp->queue_, dp->stats_, dp->clients_,
-                                       options.read_buffer_bytes, options.max_line_bytes}));
+  auto listener = Listener::create(
+      io, options,
+      std::make_shared<const SessionEnv>(
+          SessionEnv{dp->queue_, dp->stats_, dp->clients_, options.read_buffer_bytes,
+                     options.max_line_bytes, options.client_idle_timeout, dp->client_events_}));
   if (!listener.ok()) return listener.status();
   dp->listener_ = *std::move(listener);
 
@@ -76,7 +82,7 @@ absl::StatusOr<std::shared_ptr<DataPlane>> DataPlane::create(asio::io_context& i
   env.write_timeout = options.write_timeout;
   env.exact_offsets = !options.tls_target;
   dp->targets_ = std::make_shared<TargetSet>(io.get_executor(), LiveConfig::from_options(options),
-                                             std::move(env));
+                                             std::move(env), options.limits);
   dp->lifecycle_ = std::make_shared<Lifecycle>(
       io, options.drain_timeout,
       Lifecycle::Parts{dp->listener_, dp->clients_, dp->queue_, dp->targets_, dp->stats_});
@@ -158,6 +164,9 @@ asio::awaitable<void> DataPlane::publish_loop() {
   for (;;) {
     publish_metrics();
     trim_heap_when_idle();
+    const auto now = std::chrono::steady_clock::now();
+    if (auto summary = client_events_->flush(now)) LB_LOG(kInfo, *summary);
+    targets_->log_down_targets(now);
     publish_timer_.expires_after(kPublishInterval);
     auto [ec] = co_await publish_timer_.async_wait(kUseAwaitable);
     if (ec) co_return;  // the data plane finished; it published a last time

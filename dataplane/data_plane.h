@@ -24,6 +24,7 @@ using tcp = asio::ip::tcp;
 
 class ClientRegistry;
 class Lifecycle;
+class LogLimiter;
 class LineQueue;
 class Listener;
 class Stats;
@@ -84,6 +85,7 @@ class DataPlane : public std::enable_shared_from_this<DataPlane> {
   std::shared_ptr<TargetSet> targets_;
   std::shared_ptr<Listener> listener_;
   std::shared_ptr<Lifecycle> lifecycle_;
+  std::shared_ptr<LogLimiter> client_events_;  // summarized once a publish interval
   asio::steady_timer publish_timer_;
   std::uint64_t received_at_trim_ = 0;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();

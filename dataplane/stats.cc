@@ -60,6 +60,8 @@ Stats::Stats()
                                              "Lines refused, by reason (line_too_long: longer "
                                              "than -max-line-bytes; the client is closed)")
                                   .Add({{"reason", "line_too_long"}})),
+      client_idle_closed_(counter(*registry_, "jsontcplb_client_idle_closed_total",
+                                  "Clients closed for sending nothing for -client-idle-timeout")),
       failovers_(counter(*registry_, "jsontcplb_failovers_total",
                          "Worker connections that moved to another target after a failure")),
       failbacks_(counter(*registry_, "jsontcplb_failbacks_total",

@@ -45,6 +45,7 @@ class Stats {
   void client_accepted() { client_connections_total_.Increment(); }
   void received(std::uint64_t lines, std::uint64_t bytes);
   void line_too_long() { rejected_line_too_long_.Increment(); }
+  void client_idle_closed() { client_idle_closed_.Increment(); }
   void failover() { failovers_.Increment(); }
   void failback() { failbacks_.Increment(); }
   void reconnect() { reconnects_.Increment(); }
@@ -94,6 +95,7 @@ class Stats {
   prometheus::Counter& received_lines_;
   prometheus::Counter& received_bytes_;
   prometheus::Counter& rejected_line_too_long_;  // jsontcplb_rejected_lines_total{reason}
+  prometheus::Counter& client_idle_closed_;
   prometheus::Counter& failovers_;
   prometheus::Counter& failbacks_;
   prometheus::Counter& reconnects_;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "dataplane/core/target_address.h"
@@ -19,6 +21,12 @@ struct Target {
   TargetCounters counters;    ///< Its series; unexported stand-ins once it is removed.
   int connected_workers = 0;  ///< Workers with a connection to it now.
   bool removed = false;       ///< No longer in the target list: workers leave it.
+
+  // While it is down (not healthy): what the periodic summary says instead of a line per retry.
+  std::uint64_t failed_dials = 0;  ///< Since it went down.
+  std::string last_error;
+  std::chrono::steady_clock::time_point down_since{};
+  std::chrono::steady_clock::time_point last_summary{};
 };
 
 }  // namespace jsontcplb

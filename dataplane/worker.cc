@@ -49,6 +49,30 @@ asio::awaitable<void> until_group_ends() {
 
 std::string text(const absl::Status& status) { return std::string(status.message()); }
 
+// A target's dials are logged when it goes down and when it comes back, not once per worker per
+// retry (the target set logs a summary while it stays down; -log-level debug shows each).
+void dial_failed(Target& target, std::string error) {
+  const bool was_healthy = target.health.healthy();
+  target.health.on_failure();
+  ++target.failed_dials;
+  target.last_error = std::move(error);
+  if (was_healthy && !target.health.healthy()) {
+    target.down_since = target.last_summary = Clock::now();
+    LB_LOG(kWarn, "target ", target.name, " is down: ", target.last_error,
+           "; its connections retry with backoff (a summary follows every minute while it "
+           "stays down)");
+  }
+}
+
+void dial_succeeded(Target& target) {
+  if (!target.health.healthy()) {
+    LB_LOG(kInfo, "target ", target.name, " is up again after ", target.failed_dials,
+           " failed connection attempts");
+  }
+  target.health.on_success();
+  target.failed_dials = 0;
+}
+
 }  // namespace
 
 Worker::Worker(asio::any_io_executor executor, std::shared_ptr<const WorkerEnv> env,
@@ -136,18 +160,18 @@ asio::awaitable<std::shared_ptr<Upstream>> Worker::connect() {
   auto dialed = co_await env_->dial(target->address);
   if (stopping_) co_return nullptr;
   if (!dialed.ok()) {
-    target->health.on_failure();
+    dial_failed(*target, text(dialed.status()));
     target_ = next_target(/*failed=*/true, /*home_ready=*/false);
     if (target_ != target) env_->stats->failover();
     const auto delay = backoff_.next();
-    LB_LOG(kWarn, "worker ", name_, ": cannot connect to ", target->name, ": ",
+    LB_LOG(kDebug, "worker ", name_, ": cannot connect to ", target->name, ": ",
            text(dialed.status()), "; trying ", target_->name, " in ", delay.count(), "ms");
     set_state(WorkerState::kBackoff);
     co_await sleep(delay);
     co_return nullptr;
   }
   std::shared_ptr<Upstream> conn = *std::move(dialed);
-  target->health.on_success();
+  dial_succeeded(*target);
   if (target == home_) {
     LB_LOG(kInfo, "worker ", name_, " connected to ", target->name, " (", conn->peer(), ")");
   } else {
@@ -316,12 +340,12 @@ asio::awaitable<void> Worker::try_dial_home() {
     auto dialed = co_await env_->dial(home_->address);
     if (co_await group_ended()) co_return;  // the connection ended meanwhile; drop the new one
     if (!dialed.ok()) {
-      home_->health.on_failure();
-      LB_LOG(kInfo, "worker ", name_, ": home ", home_->name,
+      dial_failed(*home_, text(dialed.status()));
+      LB_LOG(kDebug, "worker ", name_, ": home ", home_->name,
              " still unavailable: ", text(dialed.status()));
       continue;
     }
-    home_->health.on_success();
+    dial_succeeded(*home_);
     // Connected first, switch second: the writer moves over at its next batch boundary.
     home_conn_ = *std::move(dialed);
     failback_now_ = false;
