@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   auto stats = std::make_shared<Stats>();
   auto data_plane = DataPlane::create(io, options, stats);
   if (!data_plane.ok()) return fail(data_plane.status());
+  (*data_plane)->publish_metrics();  // the first scrape sees every series, if only zeros
   std::unique_ptr<MetricsServer> metrics_server;
   if (options.metrics_addr != "off") {
     auto started = MetricsServer::start(options.metrics_addr, stats->registry());

@@ -63,7 +63,8 @@ ParsedOptions parse_options(std::span<const char* const> args) {
             flags::text(o.state_file));
   add_control_api_flags(flags, o.control, "127.0.0.1:9011");
   flags.add("metrics-addr", "host:port", ":9012",
-            "Prometheus metrics over HTTP at /metrics (IPv4:PORT or :PORT; port 0 picks a free "
+            "Prometheus metrics over HTTP at /metrics (IP:PORT, [IPv6]:PORT or :PORT; port 0 picks "
+            "a free "
             "port and logs it); off disables it",
             flags::metrics_address(o.metrics_addr));
   flags.add("dataplane-token-file", "file", "",

@@ -26,18 +26,19 @@ std::variant<TargetAddress, std::string> parse_metrics_address(std::string_view 
   auto bad = [&](std::string_view rule) {
     return str_cat("bad metrics address \"", text, "\": ", rule);
   };
-  if (text.starts_with('[')) return bad("IPv6 is not supported; use an IPv4 address or :PORT");
   std::string copy(text);
   if (copy.starts_with(':')) copy.insert(0, "0.0.0.0");
   auto parsed = parse_listen_address(copy);
   if (std::holds_alternative<std::string>(parsed)) {
-    return bad("expected IPv4:PORT or :PORT, with a port from 0 to 65535");
+    return bad("expected IPv4:PORT, [IPv6]:PORT or :PORT, with a port from 0 to 65535");
   }
   auto address = std::get<TargetAddress>(parsed);
   if (address.host == "localhost") address.host = "127.0.0.1";
   in_addr v4{};
-  if (::inet_pton(AF_INET, address.host.c_str(), &v4) != 1) {
-    return bad("the host must be an IPv4 address (or localhost, or empty for every interface)");
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, address.host.c_str(), &v4) != 1 &&
+      ::inet_pton(AF_INET6, address.host.c_str(), &v6) != 1) {
+    return bad("the host must be an IP address (or localhost, or empty for every IPv4 interface)");
   }
   return address;
 }

@@ -19,9 +19,9 @@ std::optional<std::string> validate_connections(std::int64_t connections, std::s
 /// A listen address "host:port" or "[v6]:port" where port 0 means any free port.
 std::variant<TargetAddress, std::string> parse_listen_address(std::string_view text);
 
-/// The metrics HTTP address: "IPv4:PORT", "localhost:PORT" or ":PORT" (every IPv4 interface);
-/// port 0 means any free port. The result's host is an IPv4 literal ("0.0.0.0" for ":PORT").
-/// IPv6 is refused because the HTTP server library (Debian's civetweb) is built without it.
+/// The metrics HTTP address: "IPv4:PORT", "[IPv6]:PORT", "localhost:PORT" or ":PORT" (every
+/// IPv4 interface); port 0 means any free port. The result's host is an IP literal ("0.0.0.0"
+/// for ":PORT").
 std::variant<TargetAddress, std::string> parse_metrics_address(std::string_view text);
 
 /// True for "localhost", 127.0.0.0/8 and ::1.

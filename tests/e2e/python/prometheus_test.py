@@ -37,6 +37,7 @@ HTTP_TIMEOUT = 5  # seconds, per request
 EXPECTED_METRICS = {
     "jsontcplb_client_connections": "gauge",
     "jsontcplb_client_connections_total": "counter",
+    "jsontcplb_client_idle_closed_total": "counter",
     "jsontcplb_received_lines_total": "counter",
     "jsontcplb_received_bytes_total": "counter",
     "jsontcplb_sent_lines_total": "counter",
@@ -59,6 +60,8 @@ EXPECTED_METRICS = {
     "jsontcplb_batch_write_seconds": "histogram",
     "jsontcplb_config_generation": "gauge",
     "jsontcplb_build_info": "gauge",
+    "jsontcplb_metrics_http_requests_total": "counter",
+    "jsontcplb_metrics_http_dropped_connections_total": "counter",
 }
 
 

@@ -47,7 +47,7 @@ TEST(ControlPlaneOptions, BadValuesNameTheFlagAndTheValue) {
            {{}, "-config"},
            {{"-config", "/nonexistent.json"}, "/nonexistent.json"},
            {{"-config", file.c_str(), "-control-addr", "0.0.0.0:9011"}, "0.0.0.0:9011"},
-           {{"-config", file.c_str(), "-metrics-addr", "[::1]:1"}, "[::1]:1"},
+           {{"-config", file.c_str(), "-metrics-addr", "metrics.example:1"}, "metrics.example:1"},
            {{"-config", file.c_str(), "-push-timeout", "soon"}, "-push-timeout"},
            {{"-config", file.c_str(), "-max-concurrent-pushes", "0"}, "-max-concurrent-pushes"},
            {{"-config", file.c_str(), "-dataplane-tls-cert", file.c_str()}, "-dataplane-tls-key"},
