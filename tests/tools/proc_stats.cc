@@ -1,7 +1,11 @@
 #include "tests/tools/proc_stats.h"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -110,5 +114,32 @@ std::optional<std::uint64_t> peak_rss_bytes(int pid) { return status_kib(pid, "V
 std::optional<std::uint64_t> rss_bytes(int pid) { return status_kib(pid, "VmRSS"); }
 
 std::optional<std::uint64_t> data_bytes(int pid) { return status_kib(pid, "VmData"); }
+
+std::optional<std::size_t> open_fds(int pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec);
+  if (ec) return std::nullopt;
+  std::size_t n = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return std::nullopt;
+    ++n;
+  }
+  return n;
+}
+
+std::optional<double> process_cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 }  // namespace lbtest

@@ -43,5 +43,9 @@ std::optional<std::uint64_t> rss_bytes(int pid);
 /// Its private data and heap (VmData) in bytes, touched or not: memory a process has asked
 /// for, which a fresh process's resident set under-reports.
 std::optional<std::uint64_t> data_bytes(int pid);
+/// Its open file descriptors (entries of /proc/PID/fd); nothing if it is gone.
+std::optional<std::size_t> open_fds(int pid);
+/// CPU seconds it has used, user and system (/proc/PID/stat); nothing if it is gone.
+std::optional<double> process_cpu_seconds(int pid);
 
 }  // namespace lbtest
