@@ -17,14 +17,16 @@ BUILD_DEPS := cmake g++ make pkg-config \
 # Everything this Makefile builds, and `make run` (its demo prints nc commands).
 DEV_DEPS := $(BUILD_DEPS) ccache libgtest-dev libgmock-dev libbenchmark-dev \
         netcat-openbsd procps util-linux
+# clang++-14 and libFuzzer's runtime (only recommended by clang-14) for the fuzz targets.
+FUZZ_DEPS := clang-14 libclang-rt-14-dev
 # And the servers and tools the tests and benchmarks run.
-TEST_DEPS := $(DEV_DEPS) openssl iproute2 prometheus python3-grpcio yamllint haproxy \
-        podman runc debootstrap systemd
+TEST_DEPS := $(DEV_DEPS) $(FUZZ_DEPS) openssl iproute2 prometheus python3-grpcio yamllint \
+        haproxy podman runc debootstrap systemd
 # Commands that may come from outside Debian (nodesource's nodejs has npm): Debian's package
 # is installed only when the command is missing.
 TEST_COMMANDS := npm
 
-.PHONY: all deps deps-build deps-dev configure build run test bench bench-fleet clean format
+.PHONY: all deps deps-build deps-dev configure build run test bench bench-fleet fuzz clean format
 
 all: build
 
@@ -77,6 +79,14 @@ bench: deps build
 FLEET_ARGS ?=
 bench-fleet: build
 	/usr/bin/python3 tests/bench/run_fleet_bench.py --build $(BUILD) $(FLEET_ARGS)
+
+# The libFuzzer targets (tests/fuzz, built with clang in $(BUILD)/fuzz): each of the five runs
+# FUZZ_SECONDS on a copy of its seed corpus, 300 s by default, so about 25 minutes in all;
+# fails and prints the reproducer if one crashes. ctest's fuzz_smoke runs them 15 s each.
+FUZZ_SECONDS ?= 300
+fuzz:
+	$(call install_missing,$(DEV_DEPS) $(FUZZ_DEPS),)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(BUILD)/fuzz JOBS=$(JOBS) tests/fuzz/run_fuzzers.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
