@@ -41,10 +41,20 @@ asio::awaitable<absl::StatusOr<std::shared_ptr<Upstream>>> Upstream::connect(
   using namespace asio::experimental::awaitable_operators;
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer deadline(executor, settings.timeout);
-  tcp::resolver resolver(executor);
   tcp::socket socket(executor);
 
   auto attempt = [&]() -> asio::awaitable<std::string> {
+    // An IP literal needs no resolver: asio's runs on a thread of its own, started (with an
+    // io_context and its descriptors) at the first lookup, which may come when descriptors
+    // have run out.
+    boost::system::error_code aec;
+    const auto ip = asio::ip::make_address(target.host, aec);
+    if (!aec) {
+      auto [cec] = co_await socket.async_connect(tcp::endpoint(ip, target.port), kUseAwaitable);
+      if (cec) co_return str_cat("connect: ", cec.message());
+      co_return std::string();
+    }
+    tcp::resolver resolver(executor);
     auto [rec, results] =
         co_await resolver.async_resolve(target.host, std::to_string(target.port), kUseAwaitable);
     if (rec) co_return str_cat("resolve: ", rec.message());
