@@ -357,7 +357,9 @@ TEST(Control, SigtermAfterADrainDoesNotCutItShort) {
   Sink sink(sink_ports(1));
   Lb lb = start_lb({"-target", address(sink.ports()[0])});
   ASSERT_NE(lb.control_port, 0) << lb.log();
-  auto o = paced_load(lb.data_port, "prestop", 2, 6'000, 6'000);  // about two seconds
+  // Ten seconds of lines: the clients are still sending when the SIGTERM comes, even when two
+  // lbctl calls take seconds (sanitizer builds).
+  auto o = paced_load(lb.data_port, "prestop", 2, 30'000, 6'000);
   auto sending = std::async(std::launch::async, [o] { return run_load_gen(o); });
   ASSERT_TRUE(sink.wait_until([&] { return sink.total_lines() > 500; }, kConverge));
   CommandResult r = lbctl(lb, {"drain"});

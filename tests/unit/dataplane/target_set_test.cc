@@ -167,6 +167,8 @@ TEST_F(TargetSetTest, TotalsKeepWhatRemovedTargetsDelivered) {
   EXPECT_LT(s.targets[0].sent_lines, kLines) << "the kept target delivered only its share";
   EXPECT_EQ(rig_.stats->totals().sent_lines, kLines) << "totals never go backwards";
   EXPECT_EQ(rig_.stats->totals().sent_bytes, kLines * 100);
+  // Acknowledged by the sinks' kernels is not yet read by their thread: wait for that.
+  EXPECT_TRUE(sink_.wait_until([&] { return sink_.total_lines() >= kLines; }, IoRig::kWait));
   EXPECT_EQ(sink_.verifier().report("totals", 1, kLines).ok, kLines);
 }
 
