@@ -26,7 +26,8 @@ TEST_DEPS := $(DEV_DEPS) $(FUZZ_DEPS) openssl iproute2 prometheus python3-grpcio
 # is installed only when the command is missing.
 TEST_COMMANDS := npm
 
-.PHONY: all deps deps-build deps-dev configure build run test bench bench-fleet fuzz clean format
+.PHONY: all deps deps-build deps-dev configure build run test test-sanitize bench bench-fleet \
+        fuzz soak clean format
 
 all: build
 
@@ -87,6 +88,18 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	$(call install_missing,$(DEV_DEPS) $(FUZZ_DEPS),)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(BUILD)/fuzz JOBS=$(JOBS) tests/fuzz/run_fuzzers.sh
+
+# The test suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the data-plane and
+# control tests under ThreadSanitizer, each in a build of its own ($(BUILD)/sanitize-*). make
+# test runs them too (ctest -L sanitize); this runs only them.
+test-sanitize: deps build
+	ctest --test-dir $(BUILD) --output-on-failure -L sanitize
+
+# Mixed traffic, restarted and killed targets, live changes and slow clients on every port for
+# SOAK_MINUTES; prints RSS and descriptors over time and fails on a lost line or growth.
+SOAK_MINUTES ?= 10
+soak: deps build
+	/usr/bin/python3 tests/tools/soak.py --build $(BUILD) --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -700,7 +700,9 @@ TEST(FaultSuite, OverlongLinesCloseOnlyThatClient) {
                 "endless_client_wrote=" + mib(w.bytes) + " (" + std::strerror(w.error) +
                     ") proxy_peak_rss=" + mib(*peak) + " (limit " + mib(limit) + ") " +
                     time_since(start));
-  EXPECT_LT(*peak, limit);
+  if (kMemoryBoundsApply) {
+    EXPECT_LT(*peak, limit);
+  }
   EXPECT_EQ(t.malformed, 0u) << t.to_string();
   EXPECT_TRUE(t.exactly_once()) << t.to_string();
 }
@@ -847,8 +849,12 @@ TEST(FaultSuite, BackpressureKeepsMemoryBoundedAndDropsNothing) {
                     " unsent_in_client_sockets_at_stall=" + mib(client_side.send) +
                     " proxy_peak_rss_stalled=" + mib(*stalled_peak) + " proxy_peak_rss=" +
                     mib(*peak) + " (limit " + mib(limit) + ") " + time_since(start));
-  EXPECT_LT(*stalled_peak, limit);
-  EXPECT_LT(*peak, limit);
+  if (kMemoryBoundsApply) {
+    EXPECT_LT(*stalled_peak, limit);
+  }
+  if (kMemoryBoundsApply) {
+    EXPECT_LT(*peak, limit);
+  }
   EXPECT_TRUE(t.exactly_once()) << t.to_string();
 }
 
@@ -973,7 +979,9 @@ TEST(FaultSuite, TenThousandConnectCloseLoopsNeitherLoseLinesNorFloodTheLog) {
   EXPECT_EQ(t.ok, t.expected) << t.to_string();
   EXPECT_EQ(t.missing + t.duplicate + t.unexpected, 0u) << t.to_string();
   ASSERT_TRUE(peak.has_value());
-  EXPECT_LT(*peak, 16 * kMiB + kMiB + kRssAllowance);
+  if (kMemoryBoundsApply) {
+    EXPECT_LT(*peak, 16 * kMiB + kMiB + kRssAllowance);
+  }
 }
 
 // 11. With -client-idle-timeout, clients that connect and send nothing (or stop half way

@@ -122,7 +122,7 @@ TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
                                          {{"-connections", "0"}, "-connections"},
                                          {{"-target", "nohost"}, "nohost"},
                                          {{"-tls-cert", "/nonexistent.pem"}, "-tls-cert"},
-                                         {{"-metrics-addr", "[::1]:0"}, "-metrics-addr"},
+                                         {{"-metrics-addr", "metrics.example:0"}, "-metrics-addr"},
                                          {{"-bogus"}, "-bogus"}}) {
     ProxyProcess proxy(LB_BINARY, c.args);
     EXPECT_EQ(proxy.wait_exit(seconds(10)), 2) << c.args[0];
@@ -515,8 +515,10 @@ TEST(DataPlane, TenThousandMostlyIdleClients) {
   // Measured: 33 MiB of data with the buffers released (63 MiB with -threads 2: the reading
   // thread has a malloc arena of its own), 659 MiB when every idle client keeps its read
   // buffer (most of it untouched, so the resident set alone would not show it).
-  EXPECT_LT(*idle_data, 128u << 20);
-  EXPECT_LT(*peak, 128u << 20);
+  if (kMemoryBoundsApply) {
+    EXPECT_LT(*idle_data, 128u << 20);
+    EXPECT_LT(*peak, 128u << 20);
+  }
   for (int fd : clients) ::close(fd);
 }
 

@@ -36,6 +36,14 @@ struct QueueTotals {
 };
 QueueTotals sum_queues(const std::vector<TcpSocketStats>& sockets);
 
+/// False in sanitizer builds (LB_SANITIZE): shadow memory and quarantines make a process use
+/// several times its normal memory, so tests do not hold it to memory bounds there.
+#ifdef LB_SANITIZED
+inline constexpr bool kMemoryBoundsApply = false;
+#else
+inline constexpr bool kMemoryBoundsApply = true;
+#endif
+
 /// The process's resident set high-water mark (VmHWM) in bytes; nothing if it is gone.
 std::optional<std::uint64_t> peak_rss_bytes(int pid);
 /// Its current resident set (VmRSS) in bytes; nothing if it is gone.
