@@ -41,8 +41,9 @@ struct HttpCounters {
         dropped(prometheus::BuildCounter()
                     .Name("jsontcplb_metrics_http_dropped_connections_total")
                     .Help("Metrics connections closed before a whole request came, by reason "
-                          "(timeout: -request timeout passed; evicted: the connection cap was "
-                          "reached and it had waited longest)")
+                          "(timeout: no whole request within the request timeout; evicted: "
+                          "the connection cap was reached and it had waited longest, or every "
+                          "connection was busy and it was the new one)")
                     .Register(registry)),
         timed_out(dropped.Add({{"reason", "timeout"}})),
         evicted(dropped.Add({{"reason", "evicted"}})) {}
@@ -122,7 +123,12 @@ class MetricsServer::Impl : public std::enable_shared_from_this<Impl> {
         co_await pause.async_wait(kUseAwaitable);
         continue;
       }
-      if (self->connections_.size() >= self->limits_.max_connections) self->evict_one();
+      if (self->connections_.size() >= self->limits_.max_connections && !self->evict_one()) {
+        boost::system::error_code ignored;
+        socket.close(ignored);  // every connection is busy answering: refuse this one
+        self->counters_.evicted.Increment();
+        continue;
+      }
       self->connections_.emplace_front(std::move(socket));
       co_spawn(self->io_, serve(self, self->connections_.begin()),
                log_if_thrown("metrics connection"));
@@ -130,8 +136,8 @@ class MetricsServer::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // Closes the connection that has waited longest for a request (its coroutine ends and
-  // removes it); when every connection is busy answering, the newest is refused instead.
-  void evict_one() {
+  // removes it). False when every connection is busy answering: the caller refuses the new one.
+  bool evict_one() {
     Connection* oldest = nullptr;
     for (Connection& c : connections_) {
       if (c.waiting && c.socket.is_open() &&
@@ -139,10 +145,11 @@ class MetricsServer::Impl : public std::enable_shared_from_this<Impl> {
         oldest = &c;
       }
     }
-    if (oldest == nullptr) return;
+    if (oldest == nullptr) return false;
     boost::system::error_code ec;
     oldest->socket.close(ec);
     counters_.evicted.Increment();
+    return true;
   }
 
   static asio::awaitable<void> serve(std::shared_ptr<Impl> self, Connections::iterator it) {
