@@ -23,7 +23,11 @@ case $kind in
     ;;
   thread)
     flags=thread
-    select=(-R '^(LineQueue|TargetSet|Worker|DataPlane|Threads|Metrics|Control|control_|hostile_|FleetCli|lbctl)')
+    # Not these four: under TSan's slowdown (lbctl calls take seconds) their paced loads end
+    # before the step they time, and two parse lbctl's JSON with protobuf's Struct, which
+    # crashes in uninstrumented protobuf under TSan. They run in the other two builds.
+    select=(-R '^(LineQueue|TargetSet|Worker|DataPlane|Threads|Metrics|Control|control_|hostile_|FleetCli|lbctl)'
+      -E '^(Control\.(OutputForPeopleAndForScripts|TargetsSetMovesTrafficFromAToCWithoutLoss|SigtermAfterADrainDoesNotCutItShort)|FleetCli\.TargetsListShowsTheDesiredTargets)$')
     ;;
   *)
     echo "run_sanitized.sh: unknown sanitizer \"$kind\" (address or thread)" >&2
