@@ -216,7 +216,7 @@ class ControlApiHostility(unittest.TestCase):
                 return True
             except grpc.RpcError:
                 return False
-        self.assertTrue(testkit.wait_until(one_more, 10), "closed streams were not uncounted")
+        self.assertTrue(testkit.wait_until(one_more, 30), "closed streams were not uncounted")
 
 
 def http_get(port, path="/metrics", timeout=1.0):
