@@ -45,22 +45,24 @@ void log_event(const SessionEnv& env, LogLevel level, const Args&... args) {
   log_line(level, str_cat(args...));
 }
 
-// Waits until `stream` is readable, at most `idle_timeout` (0: forever): timed_out then.
+// Waits until `stream` is readable.
 template <typename Stream>
-asio::awaitable<boost::system::error_code> wait_readable(Stream& stream,
-                                                         std::chrono::milliseconds idle_timeout) {
+asio::awaitable<boost::system::error_code> wait_readable(Stream& stream) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    auto [ec] = co_await stream.async_wait(tcp::socket::wait_read, kUseAwaitable);
+    co_return ec;
+  } else {
+    co_return co_await stream.wait_readable();
+  }
+}
+
+// The same, at most `idle_timeout` (-client-idle-timeout, when set): timed_out then.
+template <typename Stream>
+asio::awaitable<boost::system::error_code> wait_readable_for(
+    Stream& stream, std::chrono::milliseconds idle_timeout) {
   using namespace asio::experimental::awaitable_operators;
-  auto wait = [&stream]() -> asio::awaitable<boost::system::error_code> {
-    if constexpr (std::is_same_v<Stream, tcp::socket>) {
-      auto [ec] = co_await stream.async_wait(tcp::socket::wait_read, kUseAwaitable);
-      co_return ec;
-    } else {
-      co_return co_await stream.wait_readable();
-    }
-  };
-  if (idle_timeout.count() == 0) co_return co_await wait();
   asio::steady_timer timer(co_await asio::this_coro::executor, idle_timeout);
-  auto done = co_await (wait() || timer.async_wait(kUseAwaitable));
+  auto done = co_await (wait_readable(stream) || timer.async_wait(kUseAwaitable));
   if (done.index() == 1) co_return asio::error::timed_out;
   co_return std::get<0>(done);
 }
@@ -138,7 +140,17 @@ asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitt
       co_return out;
     }
     splitter.release();
-    if (auto ec = co_await wait_readable(stream, idle_timeout)) co_return ReadOutcome{ec, 0, {}};
+    // The common case waits inline: no timer, no extra coroutine frame (this runs each time a
+    // client's socket is drained).
+    boost::system::error_code ec;
+    if (idle_timeout.count() > 0) {
+      ec = co_await wait_readable_for(stream, idle_timeout);
+    } else if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      std::tie(ec) = co_await stream.async_wait(tcp::socket::wait_read, kUseAwaitable);
+    } else {
+      ec = co_await stream.wait_readable();
+    }
+    if (ec) co_return ReadOutcome{ec, 0, {}};
   }
 }
 
