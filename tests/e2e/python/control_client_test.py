@@ -191,16 +191,21 @@ class ControlClientTest(unittest.TestCase):
         self.assertEqual(lb.proc.wait(timeout=30), 0, lb.log())
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(description):
+    """The arguments every control-API Python test takes; unittest's own are returned apart."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--lb-binary", required=True)
     parser.add_argument("--protoc", default=shutil.which("protoc"))
     parser.add_argument("--grpc-python-plugin", default=shutil.which("grpc_python_plugin"))
     parser.add_argument("--proto-dir", required=True, help="the project's proto/ folder")
     parser.add_argument("--proto-include", default="/usr/include",
                         help="where google/protobuf/*.proto are")
-    ARGS, rest = parser.parse_known_args()
+    return parser.parse_known_args()
+
+
+def main():
+    global ARGS
+    ARGS, rest = parse_args(__doc__.splitlines()[0])
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 

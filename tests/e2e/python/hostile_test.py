@@ -10,7 +10,6 @@ idle connections, oversized and malformed requests. Each case asserts what the p
 it survived. Run by ctest with Debian's /usr/bin/python3; every wait is bounded.
 """
 
-import argparse
 import os
 import random
 import shutil
@@ -316,14 +315,7 @@ class MetricsHostility(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lb-binary", required=True)
-    parser.add_argument("--protoc", default=shutil.which("protoc"))
-    parser.add_argument("--grpc-python-plugin", default=shutil.which("grpc_python_plugin"))
-    parser.add_argument("--proto-dir", required=True, help="the project's proto/ folder")
-    parser.add_argument("--proto-include", default="/usr/include",
-                        help="where google/protobuf/*.proto are")
-    ARGS, rest = parser.parse_known_args()
+    ARGS, rest = control_client_test.parse_args(__doc__.splitlines()[0])
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 
