@@ -127,12 +127,14 @@ std::string format_status(const v1::Status& s) {
              format_proto_duration(s.failback_interval(), false), "\n");
   str_append(out, "queue ", human_bytes(s.queue_bytes()), " of ",
              human_bytes(s.queue_capacity_bytes()), " (", s.queue_lines(), " lines), unacked ",
-             human_bytes(s.unacked_bytes()), "\n");
+             human_bytes(s.unacked_bytes()), ", retained ", human_bytes(s.retained_bytes()), "\n");
   str_append(out, "clients ", s.client_connections(), " connected, ", t.client_connections(),
              " since start\n");
   str_append(out, "received ", t.received_lines(), " lines (", human_bytes(t.received_bytes()),
              "), sent ", t.sent_lines(), " lines (", human_bytes(t.sent_bytes()), "), resent ",
-             t.resent_lines(), ", rejected long lines ", t.rejected_long_lines(), "\n");
+             t.resent_lines(), " (unacked ", t.resent_unacked_lines(), ", maybe unread ",
+             t.resent_maybe_unread_lines(), "), rejected long lines ", t.rejected_long_lines(),
+             "\n");
   str_append(out, "failovers ", t.failovers(), ", failbacks ", t.failbacks(), ", reconnects ",
              t.reconnects(), ", discarded target bytes ", t.discarded_target_bytes(), "\n");
   str_append(out, "\n", format_targets(s));

@@ -70,6 +70,9 @@ void fill_status(const Snapshot& s, v1::Status& out) {
     ts.set_sent_bytes(t.sent_bytes);
     ts.set_resent_lines(t.resent_lines);
     ts.set_unacked_bytes(t.unacked_bytes);
+    ts.set_resent_unacked_lines(t.resent_unacked_lines);
+    ts.set_resent_maybe_unread_lines(t.resent_maybe_unread_lines);
+    ts.set_retained_bytes(t.retained_bytes);
   }
   for (const WorkerSnapshot& w : s.workers) {
     v1::WorkerStatus& ws = *out.add_workers();
@@ -78,11 +81,13 @@ void fill_status(const Snapshot& s, v1::Status& out) {
     ws.set_current_target(w.current_target);
     ws.set_state(to_proto(w.state));
     ws.set_unacked_bytes(w.unacked_bytes);
+    ws.set_retained_bytes(w.retained_bytes);
   }
   out.set_queue_bytes(s.queue_bytes);
   out.set_queue_lines(s.queue_lines);
   out.set_queue_capacity_bytes(s.queue_capacity_bytes);
   out.set_unacked_bytes(s.unacked_bytes);
+  out.set_retained_bytes(s.retained_bytes);
   out.set_client_connections(s.client_connections);
   out.set_default_connections(s.default_connections);
   *out.mutable_failback_interval() = TimeUtil::MillisecondsToDuration(s.failback_interval.count());
@@ -94,6 +99,9 @@ void fill_status(const Snapshot& s, v1::Status& out) {
   totals.set_sent_lines(t.sent_lines);
   totals.set_sent_bytes(t.sent_bytes);
   totals.set_resent_lines(t.resent_lines);
+  totals.set_resent_unacked_lines(t.resent_unacked_lines);
+  totals.set_resent_maybe_unread_lines(t.resent_maybe_unread_lines);
+  totals.set_retention_overflow_lines(t.retention_overflow_lines);
   totals.set_rejected_long_lines(t.rejected_long_lines);
   totals.set_failovers(t.failovers);
   totals.set_failbacks(t.failbacks);

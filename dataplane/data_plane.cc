@@ -79,6 +79,7 @@ absl::StatusOr<std::shared_ptr<DataPlane>> DataPlane::create(asio::io_context& i
   env.stats = dp->stats_;
   env.dial = make_dialer(options, std::move(target_tls));
   env.max_unacked_bytes = options.max_unacked_bytes;
+  env.max_retained_bytes = options.max_retained_bytes;
   env.write_timeout = options.write_timeout;
   env.exact_offsets = !options.tls_target;
   dp->targets_ = std::make_shared<TargetSet>(io.get_executor(), LiveConfig::from_options(options),
@@ -122,6 +123,7 @@ Snapshot DataPlane::snapshot() const {
   s.queue_lines = queue_->lines();
   s.queue_capacity_bytes = queue_->capacity_bytes();
   s.unacked_bytes = queue_->unacked_bytes();
+  s.retained_bytes = queue_->retained_bytes();
   s.client_connections = static_cast<std::uint32_t>(clients_->size());
   s.totals = stats_->totals();
   return s;

@@ -72,12 +72,19 @@ class LineQueue {
   }
   std::uint64_t unacked_bytes() const { return unacked_bytes_; }
   std::uint64_t unacked_lines() const { return unacked_lines_; }
+  /// Acknowledged and kept until targets can no longer hold them unread (they count in the
+  /// memory bound, not in what is still to deliver).
+  void count_retained(std::int64_t bytes) { retained_bytes_ += static_cast<std::uint64_t>(bytes); }
+  std::uint64_t retained_bytes() const { return retained_bytes_; }
 
   /// No client will add lines any more (shutdown, every client gone): wakes idle workers.
   void close();
   bool closed() const { return closed_; }
-  /// True when nothing is queued or unacknowledged anywhere.
-  bool all_delivered() const { return queue_.empty() && unacked_bytes_ == 0; }
+  /// Connections being closed that may still queue lines again.
+  void count_settling(int n) { settling_ += n; }
+  /// True when nothing is queued or unacknowledged anywhere, and no connection being closed
+  /// may still queue lines again.
+  bool all_delivered() const { return queue_.empty() && unacked_bytes_ == 0 && settling_ == 0; }
   /// Closed and all delivered: workers are done.
   bool drained() const { return closed_ && all_delivered(); }
 
@@ -96,6 +103,8 @@ class LineQueue {
   WakeList clients_waiting_;
   std::uint64_t unacked_bytes_ = 0;
   std::uint64_t unacked_lines_ = 0;
+  std::uint64_t retained_bytes_ = 0;
+  int settling_ = 0;
   bool closed_ = false;
 };
 

@@ -42,6 +42,15 @@ std::vector<double> write_seconds_buckets() {
 
 prometheus::Labels target_label(const std::string& target) { return {{"target", target}}; }
 
+prometheus::Labels reason_labels(const std::string& target, const std::string& reason) {
+  return {{"target", target}, {"reason", reason}};
+}
+
+constexpr const char* kRequeuedHelp =
+    "Lines queued again after a target connection ended, over every target, targets removed "
+    "since included, by reason (unacked: not acknowledged by its TCP; maybe_unread: "
+    "acknowledged but perhaps still unread in its receive buffer)";
+
 prometheus::Labels state_labels(const std::string& target, std::size_t state) {
   return {{"target", target}, {"state", std::string(kWorkerStateNames[state])}};
 }
@@ -75,17 +84,24 @@ Stats::Stats()
                                "targets removed since included")),
       delivered_bytes_(counter(*registry_, "jsontcplb_delivered_bytes_total",
                                "Bytes delivered to any target, targets removed since included")),
-      requeued_lines_(counter(*registry_, "jsontcplb_requeued_lines_total",
-                              "Lines queued again after a target connection failed, over every "
-                              "target, targets removed since included")),
+      requeued_unacked_(counter_family(*registry_, "jsontcplb_requeued_lines_total", kRequeuedHelp)
+                            .Add({{"reason", "unacked"}})),
+      requeued_maybe_unread_(
+          counter_family(*registry_, "jsontcplb_requeued_lines_total", kRequeuedHelp)
+              .Add({{"reason", "maybe_unread"}})),
+      retention_overflow_(counter(*registry_, "jsontcplb_retention_overflow_lines_total",
+                                  "Lines a target acknowledged that were let go before it could "
+                                  "be known to have read them, because a connection retained "
+                                  "-max-retained-bytes already")),
       sent_lines_(counter_family(*registry_, "jsontcplb_sent_lines_total",
                                  "Lines delivered to a target: written and acknowledged by its "
                                  "TCP stack")),
       sent_bytes_(counter_family(*registry_, "jsontcplb_sent_bytes_total",
                                  "Bytes delivered to a target (acknowledged)")),
       resent_lines_(counter_family(*registry_, "jsontcplb_resent_lines_total",
-                                   "Lines written to a target but not acknowledged before its "
-                                   "connection failed; queued again for another connection")),
+                                   "Lines written to a target and queued again when its "
+                                   "connection ended, by reason (unacked: not acknowledged by "
+                                   "its TCP; maybe_unread: acknowledged but perhaps unread)")),
       batch_write_seconds_(BuildHistogram()
                                .Name("jsontcplb_batch_write_seconds")
                                .Help("Duration of one gather write of queued batches to a target")
@@ -108,6 +124,9 @@ Stats::Stats()
       unacked_bytes_(gauge_family(*registry_, "jsontcplb_unacked_bytes",
                                   "Bytes written to a target's connections and not yet "
                                   "acknowledged by its TCP stack")),
+      retained_bytes_(gauge_family(*registry_, "jsontcplb_retained_bytes",
+                                   "Bytes a target acknowledged that it may not have read yet, "
+                                   "kept to be sent again if its connection ends first")),
       worker_connections_(gauge_family(*registry_, "jsontcplb_worker_connections",
                                        "Worker connections by the target they use and state")) {
   gauge_family(*registry_, "jsontcplb_build_info", "Always 1; the version label names the build")
@@ -132,26 +151,41 @@ void Stats::delivered(const TargetCounters& target, std::uint64_t lines, std::ui
   delivered_bytes_.Increment(static_cast<double>(bytes));
 }
 
-void Stats::resent(const TargetCounters& target, std::uint64_t lines) {
-  target.resent_lines->Increment(static_cast<double>(lines));
-  requeued_lines_.Increment(static_cast<double>(lines));
+void Stats::resent(const TargetCounters& target, std::uint64_t unacked,
+                   std::uint64_t maybe_unread) {
+  if (unacked > 0) {
+    target.resent_unacked->Increment(static_cast<double>(unacked));
+    requeued_unacked_.Increment(static_cast<double>(unacked));
+  }
+  if (maybe_unread > 0) {
+    target.resent_maybe_unread->Increment(static_cast<double>(maybe_unread));
+    requeued_maybe_unread_.Increment(static_cast<double>(maybe_unread));
+  }
+}
+
+void Stats::retention_overflow(std::uint64_t lines) {
+  retention_overflow_.Increment(static_cast<double>(lines));
 }
 
 TargetCounters Stats::add_target(const std::string& target) {
   const prometheus::Labels labels = target_label(target);
-  return {&sent_lines_.Add(labels), &sent_bytes_.Add(labels), &resent_lines_.Add(labels)};
+  return {&sent_lines_.Add(labels), &sent_bytes_.Add(labels),
+          &resent_lines_.Add(reason_labels(target, "unacked")),
+          &resent_lines_.Add(reason_labels(target, "maybe_unread"))};
 }
 
 void Stats::remove_target(TargetCounters& counters, const std::string& target) {
   if (counters.sent_lines == &detached_) return;  // already removed
   sent_lines_.Remove(counters.sent_lines);
   sent_bytes_.Remove(counters.sent_bytes);
-  resent_lines_.Remove(counters.resent_lines);
-  counters = {&detached_, &detached_, &detached_};
+  resent_lines_.Remove(counters.resent_unacked);
+  resent_lines_.Remove(counters.resent_maybe_unread);
+  counters = {&detached_, &detached_, &detached_, &detached_};
   // The gauges exist once they were published; Add finds them (or makes one to remove).
   const prometheus::Labels labels = target_label(target);
   target_up_.Remove(&target_up_.Add(labels));
   unacked_bytes_.Remove(&unacked_bytes_.Add(labels));
+  retained_bytes_.Remove(&retained_bytes_.Add(labels));
   for (std::size_t s = 0; s < kWorkerStates; ++s) {
     worker_connections_.Remove(&worker_connections_.Add(state_labels(target, s)));
   }
@@ -168,7 +202,10 @@ Totals Stats::totals() const {
   t.received_bytes = value(&received_bytes_);
   t.sent_lines = value(&delivered_lines_);
   t.sent_bytes = value(&delivered_bytes_);
-  t.resent_lines = value(&requeued_lines_);
+  t.resent_unacked_lines = value(&requeued_unacked_);
+  t.resent_maybe_unread_lines = value(&requeued_maybe_unread_);
+  t.resent_lines = t.resent_unacked_lines + t.resent_maybe_unread_lines;
+  t.retention_overflow_lines = value(&retention_overflow_);
   t.rejected_long_lines = value(&rejected_line_too_long_);
   t.failovers = value(&failovers_);
   t.failbacks = value(&failbacks_);
@@ -187,6 +224,7 @@ void Stats::publish(const Snapshot& s) {
     const prometheus::Labels labels = target_label(t.address);
     target_up_.Add(labels).Set(t.healthy ? 1 : 0);
     unacked_bytes_.Add(labels).Set(static_cast<double>(t.unacked_bytes));
+    retained_bytes_.Add(labels).Set(static_cast<double>(t.retained_bytes));
     for (std::size_t state = 0; state < kWorkerStates; ++state) {
       worker_connections_.Add(state_labels(t.address, state)).Set(t.workers_by_state[state]);
     }

@@ -20,7 +20,8 @@ namespace jsontcplb {
 struct TargetCounters {
   prometheus::Counter* sent_lines = nullptr;
   prometheus::Counter* sent_bytes = nullptr;
-  prometheus::Counter* resent_lines = nullptr;
+  prometheus::Counter* resent_unacked = nullptr;       ///< reason="unacked"
+  prometheus::Counter* resent_maybe_unread = nullptr;  ///< reason="maybe_unread"
 };
 
 /// Every statistic json-tcp-lb keeps, declared here and nowhere else: the Prometheus series
@@ -53,8 +54,12 @@ class Stats {
   /// Lines a target acknowledged: its own counters and the totals, which keep counting what
   /// targets delivered after they are removed.
   void delivered(const TargetCounters& target, std::uint64_t lines, std::uint64_t bytes);
-  /// Lines written to a target and queued again after its connection failed.
-  void resent(const TargetCounters& target, std::uint64_t lines);
+  /// Lines written to a target and queued again after its connection ended: `unacked` its
+  /// TCP had not acknowledged, `maybe_unread` it had but may not have read.
+  void resent(const TargetCounters& target, std::uint64_t unacked, std::uint64_t maybe_unread);
+  /// Acknowledged lines let go before the target could be known to have read them, because
+  /// -max-retained-bytes was reached.
+  void retention_overflow(std::uint64_t lines);
   /// Duration of one gather write to a target.
   void write_took(double seconds) { batch_write_seconds_.observe(seconds); }
 
@@ -102,7 +107,9 @@ class Stats {
   prometheus::Counter& discarded_target_bytes_;
   prometheus::Counter& delivered_lines_;
   prometheus::Counter& delivered_bytes_;
-  prometheus::Counter& requeued_lines_;
+  prometheus::Counter& requeued_unacked_;       // jsontcplb_requeued_lines_total{reason}
+  prometheus::Counter& requeued_maybe_unread_;
+  prometheus::Counter& retention_overflow_;
   prometheus::Family<prometheus::Counter>& sent_lines_;
   prometheus::Family<prometheus::Counter>& sent_bytes_;
   prometheus::Family<prometheus::Counter>& resent_lines_;
@@ -115,6 +122,7 @@ class Stats {
   prometheus::Gauge& config_generation_;
   prometheus::Family<prometheus::Gauge>& target_up_;
   prometheus::Family<prometheus::Gauge>& unacked_bytes_;
+  prometheus::Family<prometheus::Gauge>& retained_bytes_;
   prometheus::Family<prometheus::Gauge>& worker_connections_;
   // What a removed target's counters lead to; never exported.
   prometheus::Counter detached_;

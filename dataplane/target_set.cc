@@ -172,7 +172,9 @@ void TargetSet::fill(Snapshot& s) const {
     ts.healthy = t.health.healthy();
     ts.sent_lines = Stats::value(t.counters.sent_lines);
     ts.sent_bytes = Stats::value(t.counters.sent_bytes);
-    ts.resent_lines = Stats::value(t.counters.resent_lines);
+    ts.resent_unacked_lines = Stats::value(t.counters.resent_unacked);
+    ts.resent_maybe_unread_lines = Stats::value(t.counters.resent_maybe_unread);
+    ts.resent_lines = ts.resent_unacked_lines + ts.resent_maybe_unread_lines;
   }
   for (const auto& w : workers_) {
     const Target* current = w->current_target().get();
@@ -180,11 +182,12 @@ void TargetSet::fill(Snapshot& s) const {
     if (auto it = index.find(current); it != index.end()) {
       TargetSnapshot& ts = s.targets[it->second];
       ts.unacked_bytes += w->unacked_bytes();
+      ts.retained_bytes += w->retained_bytes();
       ++ts.workers_by_state[static_cast<std::size_t>(w->state())];
     }
     s.workers.push_back(WorkerSnapshot{w->name(), w->home()->name,
                                        current != nullptr ? current->name : std::string(),
-                                       w->state(), w->unacked_bytes()});
+                                       w->state(), w->unacked_bytes(), w->retained_bytes()});
   }
 }
 

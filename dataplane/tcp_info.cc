@@ -8,14 +8,17 @@
 
 namespace jsontcplb {
 
-std::optional<std::uint64_t> tcp_bytes_acked(int fd) {
+std::optional<TcpProgress> tcp_progress(int fd) {
   struct tcp_info info = {};
   socklen_t len = sizeof info;
   if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::nullopt;
-  if (len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked) {
-    return std::nullopt;  // kernel older than 4.1
+  if (len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof info.tcpi_snd_wnd) {
+    return std::nullopt;  // kernel older than 5.4
   }
-  return info.tcpi_bytes_acked;
+  constexpr int kTcpClose = 7;  // TCP_CLOSE in the kernel's <net/tcp_states.h>
+  return TcpProgress{.bytes_acked = info.tcpi_bytes_acked,
+                     .peer_window = info.tcpi_snd_wnd,
+                     .closed = info.tcpi_state == kTcpClose};
 }
 
 }  // namespace jsontcplb

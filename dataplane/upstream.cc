@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <limits>
 
 #include "dataplane/core/str_cat.h"
@@ -20,7 +21,12 @@ Upstream::Upstream(tcp::socket socket, asio::ssl::context* tls) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   peer_ = ec ? std::string("?") : endpoint_text(remote);
-  acked_base_ = tcp_bytes_acked(socket.native_handle()).value_or(0);
+  if (auto progress = tcp_progress(socket.native_handle())) {
+    acked_base_ = progress->bytes_acked;
+    // The SYN-ACK's window: never scaled, so at most 64 KiB, but advertised while the target's
+    // buffer was empty. Sampling later may only ever catch it partly full.
+    max_window_ = progress->peer_window;
+  }
   if (tls != nullptr) {
     tls_ = std::make_unique<TlsStream>(std::move(socket), *tls, TlsStream::Role::kClient);
   } else {
@@ -114,39 +120,37 @@ asio::awaitable<std::pair<boost::system::error_code, std::size_t>> Upstream::rea
   co_return std::pair<boost::system::error_code, std::size_t>{ec, n};
 }
 
-std::optional<std::uint64_t> Upstream::acked_bytes() const {
-  auto& s = const_cast<tcp::socket&>(socket());
+std::optional<Upstream::Delivery> Upstream::delivery() {
+  tcp::socket& s = socket();
   if (!s.is_open()) return std::nullopt;
-  auto acked = tcp_bytes_acked(s.native_handle());
-  if (!acked) return std::nullopt;
-  return *acked >= acked_base_ ? *acked - acked_base_ : 0;
+  auto progress = tcp_progress(s.native_handle());
+  if (!progress) return std::nullopt;
+  Delivery d;
+  d.acked = progress->bytes_acked >= acked_base_ ? progress->bytes_acked - acked_base_ : 0;
+  d.closed = progress->closed;
+  max_window_ = std::max(max_window_, progress->peer_window);
+  // The window is the free part of the target's buffer, scaled (Linux advertises half the free
+  // memory with tcp_adv_win_scale 1, Debian 12's kernel, or a measured payload share of it from
+  // 6.6 on), and capped by rcv_ssthresh, which grows while data arrives. So unread payload can
+  // be twice what the window lost (a target killed with 21,384 bytes unread had shrunk its
+  // window by 16,384), and a target whose window was capped can hold a window's worth more than
+  // the shrink shows (793,254 unread behind a largest window of about 400,000). Hence twice the
+  // shrink, and a window more for a target that vanished without a last, fresh window.
+  d.shrunk = max_window_ - std::min(max_window_, progress->peer_window);
+  d.unread = std::min<std::uint64_t>(d.acked, 2 * d.shrunk);
+  d.unread_if_crashed = std::min<std::uint64_t>(d.acked, 2 * d.shrunk + max_window_);
+  return d;
 }
 
-bool Upstream::all_acked() const {
-  auto acked = acked_bytes();
-  return acked && *acked >= wire_bytes();
-}
-
-asio::awaitable<bool> Upstream::close_gracefully(std::chrono::milliseconds timeout) {
+asio::awaitable<void> Upstream::shutdown_send(std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer timer(executor, timeout);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   if (tls_ && !failed_) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
     // close_notify; the peer's reply is not awaited beyond the deadline.
     co_await (tls_->shutdown() || timer.async_wait(kUseAwaitable));
   }
   boost::system::error_code ec;
   socket().shutdown(tcp::socket::shutdown_send, ec);
-  bool acked = all_acked();
-  // Acknowledgements have no completion event; poll TCP_INFO until the deadline.
-  while (!acked && !ec && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(5));
-    co_await timer.async_wait(kUseAwaitable);
-    acked = all_acked();
-  }
-  close();
-  co_return acked;
 }
 
 void Upstream::cancel() {
@@ -156,6 +160,12 @@ void Upstream::cancel() {
 
 void Upstream::close() {
   boost::system::error_code ec;
+  socket().close(ec);
+}
+
+void Upstream::abort() {
+  boost::system::error_code ec;
+  socket().set_option(asio::socket_base::linger(true, 0), ec);
   socket().close(ec);
 }
 

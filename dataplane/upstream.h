@@ -50,18 +50,38 @@ class Upstream {
   /// TLS handshake as the client (no-op for plain TCP).
   asio::awaitable<boost::system::error_code> handshake(const std::string& host, bool verify_host);
 
-  /// Sends FIN (after TLS close_notify), waits up to `timeout` for the peer to acknowledge
-  /// everything, then closes. Returns whether everything was acknowledged.
-  asio::awaitable<bool> close_gracefully(std::chrono::milliseconds timeout);
+  /// Sends FIN, after TLS close_notify (whose write is given at most `timeout`). The socket
+  /// stays open, so TCP_INFO stays readable and the target's answer can be read.
+  asio::awaitable<void> shutdown_send(std::chrono::milliseconds timeout);
   /// Aborts pending operations without closing, so TCP_INFO stays readable.
   void cancel();
   void close();
+  /// Closes with a reset (SO_LINGER 0): the kernel drops what it has not sent yet, so lines that
+  /// are about to be sent again elsewhere cannot also arrive here.
+  void abort();
 
   /// Bytes handed to the socket since the connection started (ciphertext for TLS).
   std::uint64_t wire_bytes() const;
-  /// Bytes the target acknowledged, same origin as wire_bytes().
-  std::optional<std::uint64_t> acked_bytes() const;
-  bool all_acked() const;
+
+  /// How far the target got with what was written, from TCP_INFO.
+  struct Delivery {
+    std::uint64_t acked = 0;   ///< Bytes its TCP acknowledged, same origin as wire_bytes().
+    /// How much its receive window shrank from the largest it advertised: 0 when its buffer
+    /// is as empty as it was seen (it has read everything, if the window is fresh).
+    std::uint64_t shrunk = 0;
+    /// The last of the acknowledged bytes it may hold unread, by a window it just sent (its
+    /// FIN, or the answer to ours): twice the shrink (see delivery()). More than it holds when
+    /// its window was not updated after it read (Linux updates it only once it doubles).
+    std::uint64_t unread = 0;
+    /// The same for a target that vanished (reset, no answer): a largest window more.
+    std::uint64_t unread_if_crashed = 0;
+    /// Everything written was acknowledged and the window is fully open again.
+    bool all_read(std::uint64_t wire) const { return acked >= wire && shrunk == 0; }
+    bool closed = false;  ///< Reset, or both FINs exchanged.
+    bool all_acked(std::uint64_t wire) const { return acked >= wire; }
+  };
+  /// Null when TCP_INFO cannot be read. Also learns the largest window.
+  std::optional<Delivery> delivery();
 
   const std::string& peer() const { return peer_; }
   bool failed() const { return failed_; }
@@ -75,7 +95,8 @@ class Upstream {
   std::optional<tcp::socket> plain_;
   std::unique_ptr<TlsStream> tls_;
   std::uint64_t wire_bytes_ = 0;
-  std::uint64_t acked_base_ = 0;  // tcpi_bytes_acked once connected (the SYN may count)
+  std::uint64_t acked_base_ = 0;   // tcpi_bytes_acked once connected (the SYN may count)
+  std::uint32_t max_window_ = 0;   // largest window the target advertised
   std::string peer_;
   bool failed_ = false;
   std::string failure_;

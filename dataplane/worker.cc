@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "dataplane/core/log.h"
@@ -26,6 +27,13 @@ constexpr std::size_t kMaxWriteBytes = 256 * 1024;
 // when it is blocked on the unacked cap, rarely when it is merely idle.
 constexpr milliseconds kAckPollBlocked(1);
 constexpr milliseconds kAckPollIdle(10);
+// An idle connection that holds only retained lines learns of its target's reads rarely (a
+// window update comes only when the window doubles), so it looks less often.
+constexpr milliseconds kRetainedPoll(100);
+// How often a connection being closed looks at TCP_INFO.
+constexpr milliseconds kSettlePoll(5);
+// How long the answer to our FIN may take, after which the window it carried is read.
+constexpr milliseconds kFinAnswerTimeout(200);
 // A connection that dies sooner than this does not reset the reconnect backoff.
 constexpr milliseconds kStableConnection(1000);
 // How long a connection we leave on purpose may take to get its last bytes acknowledged.
@@ -209,6 +217,7 @@ std::optional<Worker::End> Worker::ending(const Link& link) const {
 asio::awaitable<Worker::End> Worker::write_loop(Link& link) {
   LineQueue& queue = *env_->queue;
   const std::size_t cap = env_->max_unacked_bytes;
+  const bool retain = env_->max_retained_bytes > 0;
   try {
     bool wrote = false;
     for (;;) {
@@ -218,11 +227,13 @@ asio::awaitable<Worker::End> Worker::write_loop(Link& link) {
       // could keep up. Under load no worker is idle and each one pulls again at once.
       const bool hand_over = wrote && queue.idle_workers() > 0;
       const bool idle = queue.empty() || hand_over;
-      // Reading TCP_INFO costs a system call, so a busy worker asks for acknowledgements only
-      // once its ledger is half full; one about to go idle always asks.
-      if (idle || link.ledger.bytes() >= cap / 2) release_acked(link);
+      // Reading TCP_INFO costs a system call (about a microsecond, per write of up to 256 KiB).
+      // With retention every write asks: the receive window must be seen often to learn its
+      // largest value. Without, a busy worker asks only once its ledger is half full; one about
+      // to go idle always asks.
+      if (idle || retain || link.ledger.unacked_bytes() >= cap / 2) acknowledge(link);
       if (queue.drained()) co_return End::kFinished;
-      if (link.ledger.bytes() >= cap) {  // at the unacknowledged cap: wait for acks
+      if (link.ledger.unacked_bytes() >= cap) {  // at the unacknowledged cap: wait for acks
         co_await sleep(kAckPollBlocked);
         continue;
       }
@@ -230,7 +241,11 @@ asio::awaitable<Worker::End> Worker::write_loop(Link& link) {
         if (hand_over) queue.wake_idle_worker();
         // Keep polling for acks while some are outstanding or the queue is closing.
         std::optional<Clock::duration> poll;
-        if (!link.ledger.empty() || queue.closed()) poll = kAckPollIdle;
+        if (link.ledger.unacked_bytes() > 0 || queue.closed()) {
+          poll = kAckPollIdle;
+        } else if (!link.ledger.empty()) {
+          poll = kRetainedPoll;
+        }
         wrote = false;
         co_await queue.wait_for_lines(wake_timer_, poll);
         continue;
@@ -247,7 +262,7 @@ asio::awaitable<Worker::End> Worker::write_loop(Link& link) {
 
 asio::awaitable<void> Worker::write_batches(Link& link) {
   std::vector<Batch> batches =
-      env_->queue->pop(std::min(kMaxWriteBytes, env_->max_unacked_bytes - link.ledger.bytes()));
+      env_->queue->pop(std::min(kMaxWriteBytes, env_->max_unacked_bytes - link.ledger.unacked_bytes()));
   std::int64_t bytes = 0;
   std::int64_t lines = 0;
   buffers_.clear();
@@ -280,12 +295,14 @@ asio::awaitable<void> Worker::read_loop(Link& link) {
     if (!ec) continue;
     // Cancelled: the group ended (or the watchdog cancelled the socket after failing it).
     if (ec == asio::error::operation_aborted) co_return;
-    if (ec == asio::error::eof) break;
+    // TLS without close_notify (stream_truncated) is a FIN too.
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) break;
     link.conn->mark_failed(ec.message());  // a reset: the write under way is cancelled too
     co_return;
   }
   // A FIN: the target is closing but may still read, so the write under way may finish
   // (bounded) and the target never sees a partial line.
+  link.target_closed = true;
   link.conn->mark_failed("target closed the connection");
   wake();
   asio::steady_timer grace(co_await asio::this_coro::executor, kCloseTimeout);
@@ -300,10 +317,11 @@ asio::awaitable<void> Worker::watch_acks(Link& link) {
   for (;;) {
     timer.expires_after(std::min(milliseconds(1000), timeout / 4));
     if (auto [ec] = co_await timer.async_wait(kUseAwaitable); ec) co_return;  // the group ended
-    const auto acked = link.conn->acked_bytes();
-    if (!acked) break;  // TCP_INFO unreadable: nothing to watch
-    if (*acked != last_acked || *acked >= link.conn->wire_bytes()) {
-      last_acked = *acked;
+    const auto delivery = link.conn->delivery();
+    if (!delivery) break;  // TCP_INFO unreadable: nothing to watch
+    const std::uint64_t acked = delivery->acked;
+    if (acked != last_acked || delivery->all_acked(link.conn->wire_bytes())) {
+      last_acked = acked;
       last_progress = Clock::now();
       continue;
     }
@@ -311,7 +329,7 @@ asio::awaitable<void> Worker::watch_acks(Link& link) {
       // Bytes are outstanding and the target has acknowledged none of them for too long
       // (stopped reading, or vanished without a reset): give its lines to another target.
       link.conn->mark_failed(str_cat("no acknowledgement for ", format_duration(timeout), " with ",
-                                     link.conn->wire_bytes() - *acked, " bytes outstanding"));
+                                     link.conn->wire_bytes() - acked, " bytes outstanding"));
       co_return;
     }
   }
@@ -357,12 +375,11 @@ asio::awaitable<void> Worker::try_dial_home() {
 asio::awaitable<void> Worker::leave(Link link, End end, bool home_ready) {
   const std::shared_ptr<Target> from = link.target;
   if (end == End::kFinished) {
-    link.conn->cancel();
-    co_await link.conn->close_gracefully(kCloseTimeout);
+    co_await settle(link, Close::kGraceful, kRetireTimeout);
     co_return;
   }
   if (end == End::kStopped) {
-    // Removed, or fewer connections wanted: hand back what is not acknowledged, then close.
+    // Removed, or fewer connections wanted: hand back what the target may not have, then close.
     set_state(WorkerState::kStopping);
     LB_LOG(kInfo, "worker ", name_, " stops (connection to ", from->name, ")");
     co_await retire(shared_from_this(), std::move(link));
@@ -372,16 +389,29 @@ asio::awaitable<void> Worker::leave(Link link, End end, bool home_ready) {
   if (end == End::kFailed) {
     env_->stats->reconnect();
     from->health.on_failure();
-    const std::uint64_t lines = requeue_unacked(link);
-    link.conn->close();
-    LB_LOG(kWarn, "worker ", name_, ": connection to ", from->name,
-           " failed: ", link.conn->failure(), "; ", lines,
-           " unacknowledged lines requeued; moving to ", target_->name);
     if (home_ready) {
       env_->stats->failback();
     } else if (target_ != from) {
       env_->stats->failover();
     }
+    if (link.target_closed) {
+      // It may read on before it closes: settle in the background while the worker moves on.
+      LB_LOG(kWarn, "worker ", name_, ": ", from->name,
+             " closed the connection; moving to ", target_->name);
+      auto closing = [](std::shared_ptr<Worker> self, Link closed) -> asio::awaitable<void> {
+        const std::uint64_t lines =
+            co_await self->settle(closed, Close::kTargetClosed, kCloseTimeout);
+        LB_LOG(kInfo, "worker ", self->name_, ": connection to ", closed.target->name,
+               " closed; ", lines, " lines it may not have read queued again");
+      };
+      co_spawn(wake_timer_.get_executor(), closing(shared_from_this(), std::move(link)),
+               log_if_thrown("close connection"));
+      co_return;
+    }
+    const std::uint64_t lines = co_await settle(link, Close::kAbort, kCloseTimeout);
+    LB_LOG(kWarn, "worker ", name_, ": connection to ", from->name,
+           " failed: ", link.conn->failure(), "; ", lines,
+           " lines it may not have read queued again; moving to ", target_->name);
     co_return;
   }
   if (end == End::kFailback) {
@@ -395,47 +425,105 @@ asio::awaitable<void> Worker::leave(Link link, End end, bool home_ready) {
            log_if_thrown("retire connection"));
 }
 
-void Worker::release_acked(Link& link) {
-  if (link.ledger.empty()) return;
-  auto acked = link.conn->acked_bytes();
-  if (!acked) return;
-  Ledger::Released r = link.ledger.release(*acked);
-  if (r.batches == 0) return;
-  env_->stats->delivered(link.target->counters, r.lines, r.bytes);
-  count_unacked(-static_cast<std::int64_t>(r.bytes), -static_cast<std::int64_t>(r.lines));
+std::uint64_t Worker::unread(std::uint64_t estimate) const {
+  return env_->max_retained_bytes == 0 ? 0 : estimate;
 }
 
-std::uint64_t Worker::requeue_unacked(Link& link) {
-  // TCP_INFO is still readable after a reset: credit exactly what the target acknowledged, to
-  // the line, and send only the rest again.
-  Ledger::Unacked unacked = link.ledger.take_unacked(link.conn->acked_bytes().value_or(0));
-  env_->stats->delivered(link.target->counters, unacked.delivered.lines, unacked.delivered.bytes);
-  std::int64_t bytes = static_cast<std::int64_t>(unacked.delivered.bytes);
-  std::int64_t lines = static_cast<std::int64_t>(unacked.delivered.lines);
-  std::uint64_t requeued = 0;
-  for (const Batch& b : unacked.batches) {
-    bytes += static_cast<std::int64_t>(b.size());
-    lines += static_cast<std::int64_t>(b.lines());
-    requeued += b.lines();
+void Worker::acknowledge(Link& link) {
+  if (link.ledger.empty()) return;
+  const auto delivery = link.conn->delivery();
+  if (!delivery) return;
+  const Held before = held(link.ledger);
+  const Ledger::Progress p = link.ledger.acknowledge(
+      delivery->acked, unread(delivery->unread_if_crashed), env_->max_retained_bytes);
+  env_->stats->delivered(link.target->counters, p.acked.lines, p.acked.bytes);
+  if (p.beyond_bound.lines > 0) env_->stats->retention_overflow(p.beyond_bound.lines);
+  account(before, link.ledger);
+}
+
+// Which lines to send again, by how the connection ended:
+//  - failed (reset, write error, no acknowledgement): everything from the first byte the
+//    target may not have read, by its last window;
+//  - the target sent FIN: it may read on, and then close with lines unread (its kernel resets
+//    the connection). Wait for that, or for its window to say it read everything; then send
+//    FIN, whose answer carries a fresh window, and judge as above;
+//  - we leave: send FIN. A target that reads to it and closes has read everything; one that
+//    resets had lines unread. A target that does neither within the timeout is alive and
+//    keeps its lines (sending them again each time would never end a drain).
+asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  Upstream& conn = *link.conn;
+  env_->queue->count_settling(1);
+  conn.cancel();  // stops a read under way; the socket stays open
+  const std::uint64_t wire = conn.wire_bytes();
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  // Polls TCP_INFO until the target has everything read, or the connection is over.
+  auto until_settled = [&](Clock::time_point deadline) -> asio::awaitable<void> {
+    while (Clock::now() < deadline) {
+      const auto d = conn.delivery();
+      if (!d || d->closed || d->all_read(wire)) co_return;
+      timer.expires_after(kSettlePoll);
+      co_await timer.async_wait(kUseAwaitable);
+    }
+  };
+  bool read_to_end = false;  // the target read up to our FIN and closed
+  if (how == Close::kTargetClosed) {
+    co_await until_settled(Clock::now() + timeout);
+    co_await conn.shutdown_send(kFinAnswerTimeout);
+    co_await until_settled(Clock::now() + kFinAnswerTimeout);
+  } else if (how == Close::kGraceful) {
+    co_await conn.shutdown_send(timeout);
+    auto read_to_eof = [&]() -> asio::awaitable<bool> {
+      std::array<char, 4096> buffer;
+      for (;;) {
+        auto [ec, n] = co_await conn.read_some(asio::buffer(buffer));
+        if (n > 0) env_->stats->discarded_target_bytes(n);
+        if (!ec) continue;
+        co_return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      }
+    };
+    asio::steady_timer deadline(executor, timeout);
+    auto outcome = co_await (read_to_eof() || deadline.async_wait(kUseAwaitable));
+    read_to_end = outcome.index() == 0 && std::get<0>(outcome);
   }
-  count_unacked(-bytes, -lines);
-  if (unacked.batches.empty()) return 0;
-  env_->stats->resent(link.target->counters, requeued);
-  env_->queue->requeue(std::move(unacked.batches));
-  return requeued;
+  const auto d = conn.delivery();
+  std::uint64_t keep_unread = 0;
+  if (d && !read_to_end) {
+    if (how == Close::kAbort) {
+      keep_unread = unread(d->unread_if_crashed);
+    } else if (how == Close::kTargetClosed ? !d->all_read(wire) : d->closed) {
+      keep_unread = unread(d->unread);  // a fresh window; after our FIN, a reset means unread
+    }
+  }
+  LB_LOG(kDebug, "worker ", name_, ": settling connection to ", link.target->name, " (",
+         how == Close::kAbort ? "failed" : how == Close::kTargetClosed ? "target closed" : "leaving",
+         "): wrote ", wire, " bytes, acknowledged ", d ? d->acked : 0, ", perhaps unread ",
+         keep_unread, d && d->closed ? ", connection over" : "",
+         read_to_end ? ", target read to the end" : "", "; sending again from ",
+         (d ? d->acked : 0) - std::min(d ? d->acked : 0, keep_unread));
+  const Held before = held(link.ledger);
+  Ledger::Resend r = link.ledger.take_unread(d ? d->acked : 0, keep_unread);
+  env_->stats->delivered(link.target->counters, r.acked.lines, r.acked.bytes);
+  account(before, link.ledger);
+  const std::uint64_t lines = r.unacked_lines + r.maybe_unread_lines;
+  if (r.batches.empty()) {
+    conn.close();
+  } else {
+    conn.abort();
+    env_->stats->resent(link.target->counters, r.unacked_lines, r.maybe_unread_lines);
+    env_->queue->requeue(std::move(r.batches));
+  }
+  env_->queue->count_settling(-1);
+  co_return lines;
 }
 
 asio::awaitable<void> Worker::retire(std::shared_ptr<Worker> self, Link link) {
-  link.conn->cancel();  // stops any read; the socket stays open
-  const auto deadline = Clock::now() + kRetireTimeout;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!link.ledger.empty() && !link.conn->failed() && Clock::now() < deadline) {
-    self->release_acked(link);
-    timer.expires_after(kAckPollIdle);
-    co_await timer.async_wait(kUseAwaitable);
+  const std::uint64_t lines = co_await self->settle(link, Close::kGraceful, kRetireTimeout);
+  if (lines > 0) {
+    LB_LOG(kInfo, "worker ", self->name_, ": connection to ", link.target->name, " closed; ",
+           lines, " lines it may not have received queued again");
   }
-  self->requeue_unacked(link);
-  co_await link.conn->close_gracefully(kCloseTimeout);
 }
 
 asio::awaitable<void> Worker::sleep(Clock::duration d) {
@@ -446,6 +534,19 @@ asio::awaitable<void> Worker::sleep(Clock::duration d) {
 void Worker::count_unacked(std::int64_t bytes, std::int64_t lines) {
   unacked_bytes_ += static_cast<std::uint64_t>(bytes);
   env_->queue->count_unacked(bytes, lines);
+}
+
+Worker::Held Worker::held(const Ledger& ledger) {
+  return {ledger.unacked_bytes(), ledger.unacked_lines(), ledger.retained_bytes()};
+}
+
+void Worker::account(const Held& before, const Ledger& ledger) {
+  const Held now = held(ledger);
+  count_unacked(static_cast<std::int64_t>(now.unacked_bytes - before.unacked_bytes),
+                static_cast<std::int64_t>(now.unacked_lines - before.unacked_lines));
+  const auto retained = static_cast<std::int64_t>(now.retained_bytes - before.retained_bytes);
+  retained_bytes_ += static_cast<std::uint64_t>(retained);
+  env_->queue->count_retained(retained);
 }
 
 }  // namespace jsontcplb

@@ -39,6 +39,8 @@ struct WorkerEnv {
   std::shared_ptr<Stats> stats;
   Dialer dial;
   std::size_t max_unacked_bytes = 2 * 1024 * 1024;
+  /// Acknowledged bytes a connection keeps while the target may not have read them (0: none).
+  std::size_t max_retained_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds write_timeout{30000};
   /// Plain TCP to targets: the ledger knows each batch's wire offsets exactly (not with TLS).
   bool exact_offsets = true;
@@ -48,9 +50,11 @@ struct WorkerEnv {
 };
 
 /// One upstream connection slot: pulls batches from the shared queue, writes them to its
-/// current target and keeps them in a ledger until the target's TCP acknowledged them. On
-/// failure it requeues what was not acknowledged and moves to another target; while away from
-/// its home target it dials home every failback interval and switches once that connection is up.
+/// current target and keeps them in a ledger until the target can no longer be without them:
+/// acknowledged by its TCP, and (by its receive window) read by its process. When a connection
+/// ends it sends again what the target may not have (settle()) and moves to another target;
+/// while away from its home target it dials home every failback interval and switches once
+/// that connection is up.
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
   Worker(asio::any_io_executor executor, std::shared_ptr<const WorkerEnv> env,
@@ -76,16 +80,31 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::size_t spread() const { return spread_; }
   /// Written and not yet acknowledged, on its connection and any it is retiring.
   std::uint64_t unacked_bytes() const { return unacked_bytes_; }
+  /// Acknowledged and perhaps unread, on the same connections.
+  std::uint64_t retained_bytes() const { return retained_bytes_; }
 
  private:
   /// How a connection ended.
   enum class End { kFailed, kFailback, kLeave, kStopped, kFinished };
-  /// One connection and what was written on it and not yet acknowledged.
+  /// How settle() closes a connection.
+  enum class Close {
+    kAbort,         ///< Failed (reset, write error, no acknowledgement): at once.
+    kTargetClosed,  ///< The target sent FIN; it may read on for a while, then close.
+    kGraceful,      ///< We leave: FIN, then the target reads to it and closes.
+  };
+  /// One connection and what was written on it that the target may not have yet.
   struct Link {
     std::shared_ptr<Upstream> conn;
     std::shared_ptr<Target> target;
     Ledger ledger;
     std::chrono::steady_clock::time_point since;
+    bool target_closed = false;  // the target sent FIN
+  };
+  /// A ledger's totals, to report how an operation changed them.
+  struct Held {
+    std::size_t unacked_bytes;
+    std::uint64_t unacked_lines;
+    std::size_t retained_bytes;
   };
 
   bool finished() const;
@@ -108,16 +127,24 @@ class Worker : public std::enable_shared_from_this<Worker> {
   asio::awaitable<void> leave(Link link, End end, bool home_ready);
   /// The target to use after leaving target_, by the failover policy (core/target_choice.h).
   std::shared_ptr<Target> next_target(bool failed, bool home_ready) const;
-  /// Releases acknowledged batches from the ledger and credits the target.
-  void release_acked(Link& link);
-  /// After a failure: credit what was acknowledged, requeue the rest. Returns lines requeued.
-  std::uint64_t requeue_unacked(Link& link);
-  /// Closes a connection the worker leaves on purpose, after the target acknowledged
-  /// everything (bounded); whatever stays unacknowledged goes back to the queue.
+  /// Reads TCP_INFO: credits the target with what it acknowledged and lets go of what its
+  /// window says it has read.
+  void acknowledge(Link& link);
+  /// What of the window's estimate counts as perhaps unread (nothing when retention is off).
+  std::uint64_t unread(std::uint64_t estimate) const;
+  /// Ends a connection (within `timeout`) and queues again every line the target may not
+  /// have: not acknowledged, or acknowledged and perhaps unread when it ended badly. Reads
+  /// TCP_INFO before the socket closes; closes with a reset when lines go elsewhere, so the
+  /// kernel cannot deliver them here too. Returns the lines queued again.
+  asio::awaitable<std::uint64_t> settle(Link& link, Close how, std::chrono::milliseconds timeout);
+  /// Closes a connection the worker leaves on purpose (settle(), kGraceful).
   static asio::awaitable<void> retire(std::shared_ptr<Worker> self, Link link);
   asio::awaitable<void> sleep(std::chrono::steady_clock::duration d);
   void set_state(WorkerState state);
   void count_unacked(std::int64_t bytes, std::int64_t lines);
+  static Held held(const Ledger& ledger);
+  /// Reports how `ledger`'s totals changed since `before` to the worker and the queue.
+  void account(const Held& before, const Ledger& ledger);
 
   std::shared_ptr<const WorkerEnv> env_;
   std::shared_ptr<Target> home_;
@@ -132,6 +159,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool failback_now_ = false;            // TriggerFailback while not waiting to dial home
   std::shared_ptr<Upstream> home_conn_;  // a new connection home, ready to switch to
   std::uint64_t unacked_bytes_ = 0;
+  std::uint64_t retained_bytes_ = 0;
   std::vector<asio::const_buffer> buffers_;  // of the write under way
 };
 

@@ -8,11 +8,24 @@ namespace {
 
 constexpr std::uint64_t kNeverAcknowledged = std::numeric_limits<std::uint64_t>::max();
 
+void add(Ledger::Lines& to, std::size_t batches, std::size_t bytes, std::uint64_t lines) {
+  to.batches += batches;
+  to.bytes += bytes;
+  to.lines += lines;
+}
+
+void add(Ledger::Lines& to, const Batch& batch) { add(to, 1, batch.size(), batch.lines()); }
+
+void subtract(Ledger::Lines& from, const Batch& batch) {
+  from.batches -= 1;
+  from.bytes -= batch.size();
+  from.lines -= batch.lines();
+}
+
 }  // namespace
 
 void Ledger::record(Batch batch, std::uint64_t end_offset) {
-  bytes_ += batch.size();
-  lines_ += batch.lines();
+  add(unacked_, batch);
   entries_.push_back(Entry{std::move(batch), end_offset});
 }
 
@@ -29,53 +42,65 @@ void Ledger::record_write(std::vector<Batch> batches, std::uint64_t start, std::
   }
 }
 
-Ledger::Released Ledger::release(std::uint64_t acked_offset) {
-  Released released;
-  while (!entries_.empty() && entries_.front().end_offset <= acked_offset) {
-    const Batch& batch = entries_.front().batch;
-    ++released.batches;
-    released.bytes += batch.size();
-    released.lines += batch.lines();
-    entries_.pop_front();
-  }
-  bytes_ -= released.bytes;
-  lines_ -= released.lines;
-  return released;
+void Ledger::drop_front() {
+  subtract(retained_, entries_.front().batch);
+  entries_.pop_front();
 }
 
-std::vector<Batch> Ledger::take_all() {
-  std::vector<Batch> out;
-  out.reserve(entries_.size());
-  for (Entry& e : entries_) out.push_back(std::move(e.batch));
+Ledger::Progress Ledger::acknowledge(std::uint64_t acked, std::uint64_t unread,
+                                     std::size_t max_retained) {
+  Progress progress;
+  while (retained_.batches < entries_.size() &&
+         entries_[retained_.batches].end_offset <= acked) {
+    const Batch& batch = entries_[retained_.batches].batch;
+    subtract(unacked_, batch);
+    add(retained_, batch);
+    add(progress.acked, batch);
+  }
+  const std::uint64_t read_to = acked - std::min(acked, unread);
+  while (retained_.batches > 0 && entries_.front().end_offset <= read_to) drop_front();
+  while (retained_.batches > 0 && retained_.bytes > max_retained) {
+    add(progress.beyond_bound, entries_.front().batch);
+    drop_front();
+  }
+  return progress;
+}
+
+void Ledger::split_at(std::uint64_t offset) {
+  if (!exact_offsets_) return;
+  for (std::size_t i = entries_.size(); i-- > 0;) {
+    Entry& e = entries_[i];
+    if (e.end_offset <= offset) return;  // offsets only grow: no earlier batch holds it
+    const std::uint64_t start = e.start();
+    if (start >= offset) continue;
+    const std::string_view bytes = e.batch.bytes();
+    const std::size_t last_newline = bytes.rfind('\n', static_cast<std::size_t>(offset - start - 1));
+    if (last_newline == std::string_view::npos) return;  // inside the batch's first line
+    const std::size_t cut = last_newline + 1;
+    const auto lines = static_cast<std::size_t>(
+        std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut), '\n'));
+    Batch head(bytes.substr(0, cut), lines);
+    Batch tail(bytes.substr(cut), e.batch.lines() - lines);
+    e.batch = std::move(tail);
+    entries_.insert(entries_.begin() + static_cast<std::ptrdiff_t>(i),
+                    Entry{std::move(head), start + cut});
+    ++(i < retained_.batches ? retained_ : unacked_).batches;
+    return;
+  }
+}
+
+Ledger::Resend Ledger::take_unread(std::uint64_t acked, std::uint64_t unread) {
+  Resend out;
+  // Whole lines before `acked` were acknowledged, whole lines before `acked - unread` read.
+  split_at(acked);
+  split_at(acked - std::min(acked, unread));
+  out.acked = acknowledge(acked, unread, std::numeric_limits<std::size_t>::max()).acked;
+  out.maybe_unread_lines = retained_.lines;
+  out.unacked_lines = unacked_.lines;
+  out.batches.reserve(entries_.size());
+  for (Entry& e : entries_) out.batches.push_back(std::move(e.batch));
   entries_.clear();
-  bytes_ = 0;
-  lines_ = 0;
-  return out;
-}
-
-Ledger::Unacked Ledger::take_unacked(std::uint64_t acked_offset) {
-  Unacked out;
-  out.delivered = release(acked_offset);
-  if (exact_offsets_ && !entries_.empty()) {
-    Entry& first = entries_.front();
-    const std::uint64_t start = first.end_offset - first.batch.size();
-    if (acked_offset > start) {
-      const std::string_view bytes = first.batch.bytes();
-      const std::size_t acked = static_cast<std::size_t>(acked_offset - start);
-      const std::size_t last_newline = bytes.rfind('\n', acked - 1);
-      if (last_newline != std::string_view::npos) {
-        const std::size_t cut = last_newline + 1;
-        const auto lines = static_cast<std::size_t>(
-            std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut), '\n'));
-        out.delivered.bytes += cut;
-        out.delivered.lines += lines;
-        bytes_ -= cut;
-        lines_ -= lines;
-        first.batch = Batch(bytes.substr(cut), first.batch.lines() - lines);
-      }
-    }
-  }
-  out.batches = take_all();
+  unacked_ = retained_ = Lines{};
   return out;
 }
 

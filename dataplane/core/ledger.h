@@ -9,21 +9,31 @@
 
 namespace jsontcplb {
 
-/// Batches written on one upstream connection and not yet acknowledged by the target's TCP.
+/// Batches written on one upstream connection that the target may not have yet: written and
+/// not acknowledged by its TCP, or acknowledged and perhaps still unread in its receive buffer
+/// (retained, so that a target killed with lines unread loses none of them).
 ///
 /// Offsets count bytes handed to the socket since the connection started (ciphertext for TLS),
-/// the same unit as the kernel's `tcpi_bytes_acked`. A batch is released once the acknowledged
-/// offset reaches the offset at which it ends.
+/// the same unit as the kernel's `tcpi_bytes_acked`. A batch is acknowledged once the
+/// acknowledged offset reaches the offset at which it ends, and read once the target can no
+/// longer hold any of it unread.
 class Ledger {
  public:
-  struct Released {
+  struct Lines {
     std::size_t batches = 0;
     std::size_t bytes = 0;  ///< Payload bytes (not wire bytes).
     std::uint64_t lines = 0;
   };
-  struct Unacked {
-    Released delivered;          ///< Acknowledged, including whole lines cut from a batch.
-    std::vector<Batch> batches;  ///< To send again, oldest first.
+  struct Progress {
+    Lines acked;         ///< Newly acknowledged (now retained): credit them as delivered.
+    Lines beyond_bound;  ///< Retained batches dropped unread only to respect `max_retained`.
+  };
+  /// What a connection that ended leaves to send again.
+  struct Resend {
+    Lines acked;                 ///< Newly acknowledged, including lines cut from a batch.
+    std::vector<Batch> batches;  ///< Oldest first.
+    std::uint64_t unacked_lines = 0;       ///< Lines among them its TCP did not acknowledge.
+    std::uint64_t maybe_unread_lines = 0;  ///< Lines acknowledged but perhaps never read.
   };
 
   /// `exact_offsets`: each batch's bytes sit at [end - size, end) on the wire (plain TCP). With
@@ -38,28 +48,40 @@ class Ledger {
   /// false) none can ever count as acknowledged, since the wire may hold a part of any of them.
   void record_write(std::vector<Batch> batches, std::uint64_t start, std::uint64_t end,
                     bool complete);
-  /// Drops every batch that ends at or before `acked_offset`.
-  Released release(std::uint64_t acked_offset);
-  /// Removes and returns every batch still held, oldest first (for requeueing after a failure).
-  std::vector<Batch> take_all();
-  /// After a failure: releases what `acked_offset` covers and takes the rest. With exact offsets
-  /// a batch acknowledged in part is cut after its last acknowledged '\n', so lines the target
-  /// received whole are not sent twice.
-  Unacked take_unacked(std::uint64_t acked_offset);
+  /// The target acknowledged the wire up to `acked` and may hold the last `unread` bytes of that
+  /// unread. Batches ending at or before `acked` become retained; retained batches ending at or
+  /// before `acked - unread` are dropped (read), and then the oldest while more than
+  /// `max_retained` bytes are retained.
+  Progress acknowledge(std::uint64_t acked, std::uint64_t unread, std::size_t max_retained);
+  /// After the connection ended: takes every line from the wire offset `acked - unread` on (to
+  /// the line with exact offsets, else to the batch) and empties the ledger.
+  Resend take_unread(std::uint64_t acked, std::uint64_t unread);
 
   bool empty() const { return entries_.empty(); }
-  std::size_t bytes() const { return bytes_; }
-  std::uint64_t lines() const { return lines_; }
+  /// Everything held, retained or not.
+  std::size_t bytes() const { return unacked_.bytes + retained_.bytes; }
+  std::uint64_t lines() const { return unacked_.lines + retained_.lines; }
+  /// Written and not acknowledged, as of the last acknowledge().
+  std::size_t unacked_bytes() const { return unacked_.bytes; }
+  std::uint64_t unacked_lines() const { return unacked_.lines; }
+  /// Acknowledged and perhaps unread.
+  std::size_t retained_bytes() const { return retained_.bytes; }
+  std::uint64_t retained_lines() const { return retained_.lines; }
 
  private:
   struct Entry {
     Batch batch;
     std::uint64_t end_offset;
+    std::uint64_t start() const { return end_offset - batch.size(); }
   };
+  void drop_front();
+  /// Exact offsets: splits the batch that holds `offset` after its last '\n' before it.
+  void split_at(std::uint64_t offset);
+
   bool exact_offsets_;
-  std::deque<Entry> entries_;
-  std::size_t bytes_ = 0;
-  std::uint64_t lines_ = 0;
+  std::deque<Entry> entries_;  // the first `retained_.batches` are retained
+  Lines unacked_;
+  Lines retained_;
 };
 
 }  // namespace jsontcplb

@@ -23,7 +23,10 @@ struct Totals {
   std::uint64_t received_bytes = 0;
   std::uint64_t sent_lines = 0;  ///< Acknowledged by a target's TCP.
   std::uint64_t sent_bytes = 0;
-  std::uint64_t resent_lines = 0;  ///< Requeued after a connection failed.
+  std::uint64_t resent_lines = 0;  ///< Sent again after a connection ended (both reasons).
+  std::uint64_t resent_unacked_lines = 0;       ///< Not acknowledged by the target's TCP.
+  std::uint64_t resent_maybe_unread_lines = 0;  ///< Acknowledged, perhaps never read.
+  std::uint64_t retention_overflow_lines = 0;   ///< Let go at -max-retained-bytes.
   std::uint64_t rejected_long_lines = 0;
   std::uint64_t failovers = 0;
   std::uint64_t failbacks = 0;
@@ -38,8 +41,11 @@ struct TargetSnapshot {
   bool healthy = true;
   std::uint64_t sent_lines = 0;
   std::uint64_t sent_bytes = 0;
-  std::uint64_t resent_lines = 0;
-  std::uint64_t unacked_bytes = 0;                              ///< Of the workers using it now.
+  std::uint64_t resent_lines = 0;  ///< Both reasons.
+  std::uint64_t resent_unacked_lines = 0;
+  std::uint64_t resent_maybe_unread_lines = 0;
+  std::uint64_t unacked_bytes = 0;   ///< Of the workers using it now.
+  std::uint64_t retained_bytes = 0;  ///< Of the workers using it now.
   std::array<std::uint32_t, kWorkerStates> workers_by_state{};  ///< Workers using it now.
 };
 
@@ -49,6 +55,7 @@ struct WorkerSnapshot {
   std::string current_target;
   WorkerState state = WorkerState::kConnecting;
   std::uint64_t unacked_bytes = 0;
+  std::uint64_t retained_bytes = 0;
 };
 
 /// The whole observable state of a data plane at one moment, taken on the data-plane thread.
@@ -64,6 +71,7 @@ struct Snapshot {
   std::uint64_t queue_lines = 0;
   std::uint64_t queue_capacity_bytes = 0;
   std::uint64_t unacked_bytes = 0;
+  std::uint64_t retained_bytes = 0;
   std::uint32_t client_connections = 0;
   std::uint32_t default_connections = 0;
   std::chrono::milliseconds failback_interval{0};

@@ -1,6 +1,7 @@
 #include "tests/tools/sink.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -68,7 +69,7 @@ struct Sink::Impl {
     bool abort_on_close = false;              // how close_port asked to close
     std::list<Connection*> connections;
     // Read from any thread:
-    std::atomic<std::uint64_t> lines{0}, bytes{0}, accepted{0}, cut{0};
+    std::atomic<std::uint64_t> lines{0}, bytes{0}, accepted{0}, cut{0}, unread_at_close{0}, unread_at_fin{0};
     std::atomic<std::size_t> open{0};
     std::atomic<int> accept_loops{0};
   };
@@ -86,6 +87,8 @@ struct Sink::Impl {
     asio::steady_timer pace_timer;
     bool closing = false;  // we shut the socket down: a final fragment is ours, not the peer's
     bool abort = false;
+    bool abandoned = false;  // stop reading now and close with what is left unread
+    bool half_closed = false;  // FIN sent by stop_port_after_fin
   };
 
   // Benchmarks time a run from the first to the last byte received on any port.
@@ -103,6 +106,11 @@ struct Sink::Impl {
   asio::awaitable<void> read_lines(Stream& stream, Connection& conn);
   void deliver(std::size_t index, std::string_view text, bool complete_lines);
   static void begin_close(Connection& conn, bool abort);
+  static void abandon(Connection& conn);
+  static std::uint64_t unread_bytes(Connection& conn);
+  /// Closes the port's listener; connections waiting in its accept queue are served, and
+  /// closed at once when `close_now`.
+  void stop_accepting(std::size_t index, bool close_now, bool abort);
   void run_on_sink_thread(const std::function<void()>& fn);
   void notify();
 
@@ -299,13 +307,14 @@ asio::awaitable<void> Sink::Impl::read_lines(Stream& stream, Connection& conn) {
         discarding = true;
       }
     }
-    if (ec) break;
+    if (ec || conn.abandoned) break;
     if (paced && !conn.closing) {  // close_port may have come in during the read
       const auto due = start + std::chrono::duration_cast<Clock::duration>(
                                    std::chrono::duration<double>(double(read_total) / rate));
       if (due > Clock::now()) {
         conn.pace_timer.expires_at(due);
         co_await conn.pace_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (conn.abandoned) break;
       }
     }
   }
@@ -349,12 +358,46 @@ void Sink::Impl::begin_close(Connection& conn, bool abort) {
   conn.abort = conn.abort || abort;
   if (conn.closing) return;
   conn.closing = true;
+  conn.port.unread_at_fin += unread_bytes(conn);
   // Both directions: our FIN puts the socket in FIN_WAIT, where Linux resets a peer that sends
   // more instead of acknowledging data nobody will read. What was acknowledged already stays
   // readable, and the read loop drains it before it sees EOF.
   boost::system::error_code ignored;
   conn.socket.shutdown(tcp::socket::shutdown_both, ignored);
   conn.pace_timer.cancel();
+}
+
+std::uint64_t Sink::Impl::unread_bytes(Connection& conn) {
+  int unread = 0;
+  if (::ioctl(conn.socket.native_handle(), FIONREAD, &unread) != 0 || unread < 0) return 0;
+  return static_cast<std::uint64_t>(unread);
+}
+
+void Sink::Impl::abandon(Connection& conn) {
+  if (conn.abandoned) return;
+  conn.port.unread_at_close += unread_bytes(conn);
+  conn.abandoned = conn.closing = true;  // a partly read line is cut by us
+  boost::system::error_code ignored;
+  conn.socket.cancel(ignored);
+  conn.pace_timer.cancel();
+}
+
+void Sink::Impl::stop_accepting(std::size_t i, bool close_now, bool abort) {
+  Port& port = *ports[i];
+  port.abort_on_close = abort;
+  if (port.acceptor == nullptr) return;
+  boost::system::error_code ec;
+  // Connections in the accept queue are established: the kernel may have acknowledged data on
+  // them already. Take them and treat them like the others. (With TLS no data can precede our
+  // half of the handshake, so the queue can simply be reset.)
+  if (!tls) port.acceptor->non_blocking(true, ec);
+  for (std::size_t k = 0; !tls && !ec && k < kMaxPendingAccepts; ++k) {
+    tcp::socket socket(io);
+    port.acceptor->accept(socket, ec);  // would_block once the queue is empty
+    if (!ec) start_serving(i, std::move(socket), close_now, abort);
+  }
+  port.acceptor->close(ec);
+  port.acceptor.reset();
 }
 
 void Sink::Impl::run_on_sink_thread(const std::function<void()>& fn) {
@@ -420,26 +463,44 @@ bool Sink::close_port(std::size_t i, bool abort) {
   Impl& impl = *impl_;
   Impl::Port& port = *impl.ports.at(i);
   impl.run_on_sink_thread([&] {
-    port.abort_on_close = abort;
-    if (port.acceptor != nullptr) {
-      boost::system::error_code ec;
-      // Connections in the accept queue are established: the kernel may have acknowledged
-      // data on them already. Take them and drain them like the others. (With TLS no data can
-      // precede our half of the handshake, so the queue can simply be reset.)
-      if (!impl.tls) port.acceptor->non_blocking(true, ec);
-      for (std::size_t k = 0; !impl.tls && !ec && k < kMaxPendingAccepts; ++k) {
-        tcp::socket socket(impl.io);
-        port.acceptor->accept(socket, ec);  // would_block once the queue is empty
-        if (!ec) impl.start_serving(i, std::move(socket), true, abort);
-      }
-      port.acceptor->close(ec);
-      port.acceptor.reset();
-    }
+    impl.stop_accepting(i, /*close_now=*/true, abort);
     for (Impl::Connection* conn : port.connections) Impl::begin_close(*conn, abort);
   });
   // The accept loop may still hold a connection accepted just before the close.
   return wait_until([&] { return port.open == 0 && port.accept_loops == 0; }, kCloseTimeout);
 }
+
+bool Sink::stop_port_after_fin(std::size_t i, std::chrono::milliseconds keep_reading) {
+  Impl& impl = *impl_;
+  Impl::Port& port = *impl.ports.at(i);
+  auto half_close_all = [&] {
+    for (Impl::Connection* conn : port.connections) {
+      boost::system::error_code ignored;
+      if (conn->half_closed) continue;
+      conn->half_closed = true;
+      conn->port.unread_at_fin += Impl::unread_bytes(*conn);
+      conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  };
+  impl.run_on_sink_thread([&] {
+    impl.stop_accepting(i, /*close_now=*/false, /*abort=*/false);
+    half_close_all();
+  });
+  // Connections the accept loop took just before the listener closed are half-closed too.
+  const bool settled = wait_until([&] { return port.accept_loops == 0; }, kCloseTimeout);
+  impl.run_on_sink_thread(half_close_all);
+  std::this_thread::sleep_for(keep_reading);  // the receiver's own grace period
+  impl.run_on_sink_thread([&] {
+    for (Impl::Connection* conn : port.connections) Impl::abandon(*conn);
+  });
+  return wait_until([&] { return port.open == 0; }, kCloseTimeout) && settled;
+}
+
+std::uint64_t Sink::unread_at_close(std::size_t i) const {
+  return impl_->ports.at(i)->unread_at_close;
+}
+
+std::uint64_t Sink::unread_at_fin(std::size_t i) const { return impl_->ports.at(i)->unread_at_fin; }
 
 void Sink::reopen_port(std::size_t i) {
   Impl& impl = *impl_;

@@ -78,6 +78,17 @@ class Sink {
   /// sees our FIN just before the RST), and connections still waiting in the accept queue are
   /// taken and drained too. Returns once the connections are gone; false if that took over 10 s.
   bool close_port(std::size_t port_index, bool abort);
+  /// A receiver stopping the way many do: stops accepting (connections waiting in the accept
+  /// queue are taken and treated like the others), shuts down its write side (the peer sees
+  /// FIN), keeps reading at its pace for `keep_reading`, then closes every connection with
+  /// whatever its kernel still holds unread (so Linux resets them). Those bytes are counted in
+  /// unread_at_close(); a line it had read only in part is counted in cut_lines(). Returns once
+  /// the connections are gone; false if that took over 10 s after `keep_reading`.
+  bool stop_port_after_fin(std::size_t port_index, std::chrono::milliseconds keep_reading);
+  /// Bytes the kernel held unread when stop_port_after_fin() closed this port's connections.
+  std::uint64_t unread_at_close(std::size_t port_index) const;
+  /// Bytes the kernel held unread when close_port() or stop_port_after_fin() sent FIN.
+  std::uint64_t unread_at_fin(std::size_t port_index) const;
   /// Listens again on the same port number (SO_REUSEADDR); a no-op while it is listening.
   /// Throws std::system_error if the port cannot be bound.
   void reopen_port(std::size_t port_index);

@@ -57,6 +57,8 @@ EXPECTED_METRICS = {
     "jsontcplb_queue_lines": "gauge",
     "jsontcplb_queue_capacity_bytes": "gauge",
     "jsontcplb_unacked_bytes": "gauge",
+    "jsontcplb_retained_bytes": "gauge",
+    "jsontcplb_retention_overflow_lines_total": "counter",
     "jsontcplb_batch_write_seconds": "histogram",
     "jsontcplb_config_generation": "gauge",
     "jsontcplb_build_info": "gauge",
