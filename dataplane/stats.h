@@ -107,7 +107,7 @@ class Stats {
   prometheus::Counter& discarded_target_bytes_;
   prometheus::Counter& delivered_lines_;
   prometheus::Counter& delivered_bytes_;
-  prometheus::Counter& requeued_unacked_;       // jsontcplb_requeued_lines_total{reason}
+  prometheus::Counter& requeued_unacked_;  // jsontcplb_requeued_lines_total{reason}
   prometheus::Counter& requeued_maybe_unread_;
   prometheus::Counter& retention_overflow_;
   prometheus::Family<prometheus::Counter>& sent_lines_;

@@ -1,11 +1,11 @@
 #include "dataplane/upstream.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
 #include <limits>
 
 #include "dataplane/core/str_cat.h"

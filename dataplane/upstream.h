@@ -65,7 +65,7 @@ class Upstream {
 
   /// How far the target got with what was written, from TCP_INFO.
   struct Delivery {
-    std::uint64_t acked = 0;   ///< Bytes its TCP acknowledged, same origin as wire_bytes().
+    std::uint64_t acked = 0;  ///< Bytes its TCP acknowledged, same origin as wire_bytes().
     /// How much its receive window shrank from the largest it advertised: 0 when its buffer
     /// is as empty as it was seen (it has read everything, if the window is fresh).
     std::uint64_t shrunk = 0;
@@ -95,8 +95,8 @@ class Upstream {
   std::optional<tcp::socket> plain_;
   std::unique_ptr<TlsStream> tls_;
   std::uint64_t wire_bytes_ = 0;
-  std::uint64_t acked_base_ = 0;   // tcpi_bytes_acked once connected (the SYN may count)
-  std::uint32_t max_window_ = 0;   // largest window the target advertised
+  std::uint64_t acked_base_ = 0;  // tcpi_bytes_acked once connected (the SYN may count)
+  std::uint32_t max_window_ = 0;  // largest window the target advertised
   std::string peer_;
   bool failed_ = false;
   std::string failure_;

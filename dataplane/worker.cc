@@ -261,8 +261,8 @@ asio::awaitable<Worker::End> Worker::write_loop(Link& link) {
 }
 
 asio::awaitable<void> Worker::write_batches(Link& link) {
-  std::vector<Batch> batches =
-      env_->queue->pop(std::min(kMaxWriteBytes, env_->max_unacked_bytes - link.ledger.unacked_bytes()));
+  std::vector<Batch> batches = env_->queue->pop(
+      std::min(kMaxWriteBytes, env_->max_unacked_bytes - link.ledger.unacked_bytes()));
   std::int64_t bytes = 0;
   std::int64_t lines = 0;
   buffers_.clear();
@@ -396,13 +396,13 @@ asio::awaitable<void> Worker::leave(Link link, End end, bool home_ready) {
     }
     if (link.target_closed) {
       // It may read on before it closes: settle in the background while the worker moves on.
-      LB_LOG(kWarn, "worker ", name_, ": ", from->name,
-             " closed the connection; moving to ", target_->name);
+      LB_LOG(kWarn, "worker ", name_, ": ", from->name, " closed the connection; moving to ",
+             target_->name);
       auto closing = [](std::shared_ptr<Worker> self, Link closed) -> asio::awaitable<void> {
         const std::uint64_t lines =
             co_await self->settle(closed, Close::kTargetClosed, kCloseTimeout);
-        LB_LOG(kInfo, "worker ", self->name_, ": connection to ", closed.target->name,
-               " closed; ", lines, " lines it may not have read queued again");
+        LB_LOG(kInfo, "worker ", self->name_, ": connection to ", closed.target->name, " closed; ",
+               lines, " lines it may not have read queued again");
       };
       co_spawn(wake_timer_.get_executor(), closing(shared_from_this(), std::move(link)),
                log_if_thrown("close connection"));
@@ -497,7 +497,9 @@ asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, millisecond
     }
   }
   LB_LOG(kDebug, "worker ", name_, ": settling connection to ", link.target->name, " (",
-         how == Close::kAbort ? "failed" : how == Close::kTargetClosed ? "target closed" : "leaving",
+         how == Close::kAbort          ? "failed"
+         : how == Close::kTargetClosed ? "target closed"
+                                       : "leaving",
          "): wrote ", wire, " bytes, acknowledged ", d ? d->acked : 0, ", perhaps unread ",
          keep_unread, d && d->closed ? ", connection over" : "",
          read_to_end ? ", target read to the end" : "", "; sending again from ",
@@ -521,8 +523,8 @@ asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, millisecond
 asio::awaitable<void> Worker::retire(std::shared_ptr<Worker> self, Link link) {
   const std::uint64_t lines = co_await self->settle(link, Close::kGraceful, kRetireTimeout);
   if (lines > 0) {
-    LB_LOG(kInfo, "worker ", self->name_, ": connection to ", link.target->name, " closed; ",
-           lines, " lines it may not have received queued again");
+    LB_LOG(kInfo, "worker ", self->name_, ": connection to ", link.target->name, " closed; ", lines,
+           " lines it may not have received queued again");
   }
 }
 

@@ -50,8 +50,7 @@ void Ledger::drop_front() {
 Ledger::Progress Ledger::acknowledge(std::uint64_t acked, std::uint64_t unread,
                                      std::size_t max_retained) {
   Progress progress;
-  while (retained_.batches < entries_.size() &&
-         entries_[retained_.batches].end_offset <= acked) {
+  while (retained_.batches < entries_.size() && entries_[retained_.batches].end_offset <= acked) {
     const Batch& batch = entries_[retained_.batches].batch;
     subtract(unacked_, batch);
     add(retained_, batch);
@@ -74,7 +73,8 @@ void Ledger::split_at(std::uint64_t offset) {
     const std::uint64_t start = e.start();
     if (start >= offset) continue;
     const std::string_view bytes = e.batch.bytes();
-    const std::size_t last_newline = bytes.rfind('\n', static_cast<std::size_t>(offset - start - 1));
+    const std::size_t last_newline =
+        bytes.rfind('\n', static_cast<std::size_t>(offset - start - 1));
     if (last_newline == std::string_view::npos) return;  // inside the batch's first line
     const std::size_t cut = last_newline + 1;
     const auto lines = static_cast<std::size_t>(

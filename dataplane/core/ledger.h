@@ -30,9 +30,9 @@ class Ledger {
   };
   /// What a connection that ended leaves to send again.
   struct Resend {
-    Lines acked;                 ///< Newly acknowledged, including lines cut from a batch.
-    std::vector<Batch> batches;  ///< Oldest first.
-    std::uint64_t unacked_lines = 0;       ///< Lines among them its TCP did not acknowledge.
+    Lines acked;                      ///< Newly acknowledged, including lines cut from a batch.
+    std::vector<Batch> batches;       ///< Oldest first.
+    std::uint64_t unacked_lines = 0;  ///< Lines among them its TCP did not acknowledge.
     std::uint64_t maybe_unread_lines = 0;  ///< Lines acknowledged but perhaps never read.
   };
 

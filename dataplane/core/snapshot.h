@@ -23,8 +23,8 @@ struct Totals {
   std::uint64_t received_bytes = 0;
   std::uint64_t sent_lines = 0;  ///< Acknowledged by a target's TCP.
   std::uint64_t sent_bytes = 0;
-  std::uint64_t resent_lines = 0;  ///< Sent again after a connection ended (both reasons).
-  std::uint64_t resent_unacked_lines = 0;       ///< Not acknowledged by the target's TCP.
+  std::uint64_t resent_lines = 0;          ///< Sent again after a connection ended (both reasons).
+  std::uint64_t resent_unacked_lines = 0;  ///< Not acknowledged by the target's TCP.
   std::uint64_t resent_maybe_unread_lines = 0;  ///< Acknowledged, perhaps never read.
   std::uint64_t retention_overflow_lines = 0;   ///< Let go at -max-retained-bytes.
   std::uint64_t rejected_long_lines = 0;
@@ -44,8 +44,8 @@ struct TargetSnapshot {
   std::uint64_t resent_lines = 0;  ///< Both reasons.
   std::uint64_t resent_unacked_lines = 0;
   std::uint64_t resent_maybe_unread_lines = 0;
-  std::uint64_t unacked_bytes = 0;   ///< Of the workers using it now.
-  std::uint64_t retained_bytes = 0;  ///< Of the workers using it now.
+  std::uint64_t unacked_bytes = 0;                              ///< Of the workers using it now.
+  std::uint64_t retained_bytes = 0;                             ///< Of the workers using it now.
   std::array<std::uint32_t, kWorkerStates> workers_by_state{};  ///< Workers using it now.
 };
 

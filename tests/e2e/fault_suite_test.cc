@@ -458,13 +458,12 @@ TEST(FaultSuite, GracefulTargetRestartMidStream) {
   const std::string counters = status(*proxy);
   const auto resent = status_total(counters, "resentLines");
   const Tally t = tally(combined.verifier(), groups);
-  print_summary(1, "graceful target restart", sent.lines, t,
-                restarting.cut_lines(0) + steady.cut_lines(0),
-                "in_flight_at_restart=" + std::to_string(in_flight) +
-                    "B unread_at_fin=" + std::to_string(unread_at_fin) +
-                    "B resent=" + std::to_string(resent.value_or(0)) +
-                    " restarted_target_lines=" + std::to_string(before_restart) + "+" +
-                    std::to_string(restarting.lines(0) - before_restart) + " " + time_since(start));
+  print_summary(
+      1, "graceful target restart", sent.lines, t, restarting.cut_lines(0) + steady.cut_lines(0),
+      "in_flight_at_restart=" + std::to_string(in_flight) + "B unread_at_fin=" +
+          std::to_string(unread_at_fin) + "B resent=" + std::to_string(resent.value_or(0)) +
+          " restarted_target_lines=" + std::to_string(before_restart) + "+" +
+          std::to_string(restarting.lines(0) - before_restart) + " " + time_since(start));
   EXPECT_GT(resent.value_or(0), 0u)
       << "nothing was resent: the scenario tested no requeue; " << counters;
   EXPECT_EQ(t.missing, 0u) << t.to_string();
@@ -1077,7 +1076,6 @@ TEST(FaultSuite, RunningOutOfDescriptorsDelaysClientsAndRecovers) {
   EXPECT_TRUE(t.exactly_once()) << t.to_string();
 }
 
-
 // 13. A slow target stops the way many receivers do: it stops accepting, sends FIN, reads on for
 // a while, then closes with lines still unread (its kernel resets the connections). Those lines
 // were acknowledged by its TCP, so only what the proxy kept past the acknowledgement saves them:
@@ -1111,15 +1109,18 @@ void slow_target_stops_after_fin(int number, bool tls) {
   Sink stopping(stopping_options);
   Sink steady(steady_options);
   std::future<LoadGenResult> sending;
-  std::vector<std::string> args{"-target", target_list({stopping.ports()[0], steady.ports()[0]}),
-                                "-connections", std::to_string(kConnections),
-                                "-failback-interval", "300ms"};
+  std::vector<std::string> args{"-target",
+                                target_list({stopping.ports()[0], steady.ports()[0]}),
+                                "-connections",
+                                std::to_string(kConnections),
+                                "-failback-interval",
+                                "300ms"};
   if (tls) args.insert(args.end(), {"-tls-target", "-tls-target-ca", pki->ca_cert});
   auto proxy = start_proxy(args, /*control=*/true);
   const std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
-  ASSERT_TRUE(stopping.wait_until([&] { return stopping.connections(0) == kConnections; },
-                                  seconds(10)))
+  ASSERT_TRUE(
+      stopping.wait_until([&] { return stopping.connections(0) == kConnections; }, seconds(10)))
       << proxy->log();
 
   auto o = load(port, tls ? "s14" : "s13", 4, 25'000);
@@ -1160,12 +1161,12 @@ void slow_target_stops_after_fin(int number, bool tls) {
   const std::uint64_t unseen = tls ? kConnections * (17 * 1024 / kLineSize + 1) : 0;
   print_summary(number, tls ? "slow TLS target stops after FIN" : "slow target stops after FIN",
                 sent.lines, t, stopping.cut_lines(0) + steady.cut_lines(0),
-                "unread_at_close=" + std::to_string(unread) + "B unread_at_fin=" +
-                    std::to_string(stopping.unread_at_fin(0)) + "B (bound=" +
-                    std::to_string(bound) + " duplicates) read_after_fin=" +
-                    std::to_string(read_after_fin) + " resent=" + std::to_string(resent.value_or(0)) +
-                    " maybe_unread=" + std::to_string(maybe_unread.value_or(0)) + " " +
-                    time_since(start));
+                "unread_at_close=" + std::to_string(unread) +
+                    "B unread_at_fin=" + std::to_string(stopping.unread_at_fin(0)) +
+                    "B (bound=" + std::to_string(bound) +
+                    " duplicates) read_after_fin=" + std::to_string(read_after_fin) +
+                    " resent=" + std::to_string(resent.value_or(0)) + " maybe_unread=" +
+                    std::to_string(maybe_unread.value_or(0)) + " " + time_since(start));
   ASSERT_GT(unread, 0u) << "the target left nothing unread: the scenario tested nothing";
   EXPECT_LE(t.missing, unseen) << t.to_string();
   EXPECT_EQ(t.malformed, 0u) << t.to_string();
@@ -1187,9 +1188,9 @@ TEST(FaultSuite, TargetRestartingWithNothingUnreadGetsNoDuplicates) {
   const auto start = Clock::now();
   Sink sink(sink_ports(2));
   std::future<LoadGenResult> sending;
-  auto proxy = start_proxy({"-target", target_list(sink.ports()), "-connections", "2",
-                            "-failback-interval", "300ms"},
-                           /*control=*/true);
+  auto proxy = start_proxy(
+      {"-target", target_list(sink.ports()), "-connections", "2", "-failback-interval", "300ms"},
+      /*control=*/true);
   const std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
   ASSERT_TRUE(sink.wait_until([&] { return sink.connections(0) == 2; }, seconds(10)));

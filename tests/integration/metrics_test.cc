@@ -397,9 +397,9 @@ TEST(Metrics, TargetSeriesFollowTheTargetList) {
     return s.get("jsontcplb_worker_connections", {{"target", b}, {"state", "connected"}}) == 2 &&
            s.get("jsontcplb_config_generation") == 2;
   }));
-  for (const char* name : {"jsontcplb_sent_lines_total", "jsontcplb_sent_bytes_total",
-                           "jsontcplb_target_up", "jsontcplb_unacked_bytes",
-                           "jsontcplb_retained_bytes"}) {
+  for (const char* name :
+       {"jsontcplb_sent_lines_total", "jsontcplb_sent_bytes_total", "jsontcplb_target_up",
+        "jsontcplb_unacked_bytes", "jsontcplb_retained_bytes"}) {
     EXPECT_EQ(lb.snapshot().series(name, {{"target", b}}).size(), 1u) << name;
   }
   // One series per reason a line is sent again.

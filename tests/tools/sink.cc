@@ -69,7 +69,8 @@ struct Sink::Impl {
     bool abort_on_close = false;              // how close_port asked to close
     std::list<Connection*> connections;
     // Read from any thread:
-    std::atomic<std::uint64_t> lines{0}, bytes{0}, accepted{0}, cut{0}, unread_at_close{0}, unread_at_fin{0};
+    std::atomic<std::uint64_t> lines{0}, bytes{0}, accepted{0}, cut{0}, unread_at_close{0},
+        unread_at_fin{0};
     std::atomic<std::size_t> open{0};
     std::atomic<int> accept_loops{0};
   };
@@ -87,7 +88,7 @@ struct Sink::Impl {
     asio::steady_timer pace_timer;
     bool closing = false;  // we shut the socket down: a final fragment is ours, not the peer's
     bool abort = false;
-    bool abandoned = false;  // stop reading now and close with what is left unread
+    bool abandoned = false;    // stop reading now and close with what is left unread
     bool half_closed = false;  // FIN sent by stop_port_after_fin
   };
 

@@ -183,7 +183,8 @@ TEST(LedgerWireTest, LargeOffsetsBeyond32Bits) {
   ledger.record(MakeBatch("x\n"), base + 2);
   ledger.record(MakeBatch("y\n"), base + 4);
   EXPECT_EQ(ledger.acknowledge(base + 3, 0, kAll).acked.batches, 1u);
-  EXPECT_EQ(ledger.acknowledge(2, 0, kAll).acked.batches, 0u);  // low 32 bits alone must not release anything
+  EXPECT_EQ(ledger.acknowledge(2, 0, kAll).acked.batches,
+            0u);  // low 32 bits alone must not release anything
   EXPECT_THAT(Contents(ledger.take_unread(0, 0).batches), ElementsAre("y\n"));
 }
 
