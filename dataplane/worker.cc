@@ -453,7 +453,15 @@ void Worker::acknowledge(Link& link) {
 asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   Upstream& conn = *link.conn;
-  env_->queue->count_settling(1);
+  // Until it is done the queue is not drained: it may still queue lines again. Also when the
+  // frame is destroyed suspended (the io_context stopped).
+  struct Settling {
+    LineQueue& queue;
+    explicit Settling(LineQueue& q) : queue(q) { queue.count_settling(1); }
+    ~Settling() { queue.count_settling(-1); }
+    Settling(const Settling&) = delete;
+    Settling& operator=(const Settling&) = delete;
+  } settling(*env_->queue);
   conn.cancel();  // stops a read under way; the socket stays open
   const std::uint64_t wire = conn.wire_bytes();
   auto executor = co_await asio::this_coro::executor;
@@ -516,7 +524,6 @@ asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, millisecond
     env_->stats->resent(link.target->counters, r.unacked_lines, r.maybe_unread_lines);
     env_->queue->requeue(std::move(r.batches));
   }
-  env_->queue->count_settling(-1);
   co_return lines;
 }
 
