@@ -604,11 +604,22 @@ TEST(FaultSuite, AllTargetsDownThenBack) {
   const Tally t = wait_for_delivery(sink, {expected_of(o)});
   print_summary(3, "all targets down 3s", sent.lines, t, cut_lines(sink),
                 "delivered_after_outage=" + std::to_string(sink.total_lines() - before_outage) +
-                    " " + time_since(start));
+                    " unread_at_fin=" +
+                    std::to_string(sink.unread_at_fin(0) + sink.unread_at_fin(1)) + "B " +
+                    time_since(start));
   EXPECT_GT(sink.total_lines(), before_outage) << proxy->log();
   EXPECT_EQ(t.missing, 0u) << t.to_string();
-  EXPECT_EQ(t.duplicate, 0u) << t.to_string();
-  EXPECT_TRUE(t.exactly_once()) << t.to_string();
+  EXPECT_EQ(t.malformed, 0u) << t.to_string();
+  EXPECT_EQ(t.unexpected, 0u) << t.to_string();
+  // The targets shut down both ways and then read what they held, which on the wire cannot be
+  // told from dropping it (scenario 1): what they held at their FIN may come twice. The proxy
+  // sends again twice what the window shrank by, and the window shrinks by at most about what
+  // is held. With nothing held (the usual case at this rate), exactly once.
+  const std::uint64_t held = sink.unread_at_fin(0) + sink.unread_at_fin(1);
+  EXPECT_LE(t.duplicate, 3 * held / kLineSize + 2 * 4) << t.to_string() << " held=" << held;
+  if (held == 0) {
+    EXPECT_TRUE(t.exactly_once()) << t.to_string();
+  }
 }
 
 // 4. Clients that close in the middle of their last line, among clients that do not.
