@@ -40,7 +40,7 @@ struct WorkerEnv {
   Dialer dial;
   std::size_t max_unacked_bytes = 2 * 1024 * 1024;
   /// Acknowledged bytes a connection keeps while the target may not have read them (0: none).
-  std::size_t max_retained_bytes = 4 * 1024 * 1024;
+  std::size_t max_retained_bytes = 1024 * 1024;
   std::chrono::milliseconds write_timeout{30000};
   /// Plain TCP to targets: the ledger knows each batch's wire offsets exactly (not with TLS).
   bool exact_offsets = true;

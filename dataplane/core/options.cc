@@ -115,7 +115,7 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("max-unacked-bytes", "size", "2MiB",
             "Bytes a target connection may hold unacknowledged before it waits",
             bytes_in_range(o.max_unacked_bytes, 1024, 1ULL << 30));
-  flags.add("max-retained-bytes", "size", "4MiB",
+  flags.add("max-retained-bytes", "size", "1MiB",
             "Bytes a target connection keeps after the target acknowledged them, while its "
             "receive window says it may not have read them (sent again if it dies first; "
             "0: keep nothing past the acknowledgement)",

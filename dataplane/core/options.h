@@ -37,7 +37,7 @@ struct Options {
   std::size_t max_line_bytes = 1024 * 1024;
   std::size_t queue_bytes = 16 * 1024 * 1024;
   std::size_t max_unacked_bytes = 2 * 1024 * 1024;
-  std::size_t max_retained_bytes = 4 * 1024 * 1024;
+  std::size_t max_retained_bytes = 1024 * 1024;
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
