@@ -131,15 +131,14 @@ std::optional<Upstream::Delivery> Upstream::delivery() {
   max_window_ = std::max(max_window_, progress->peer_window);
   // The window is the free part of the target's buffer, scaled (Linux advertises half the free
   // memory with tcp_adv_win_scale 1, Debian 12's kernel, or a measured payload share of it from
-  // 6.6 on). So unread payload can be twice what the window lost: a target killed with 21,384
-  // bytes unread had shrunk its window by 16,384. The window is also capped by rcv_ssthresh
-  // while it grows, so a target with a large buffer can hold more than the shrink shows (793,254
-  // bytes unread behind a largest window of about 400,000): that is not covered. Adding a whole
-  // window for a target that vanished covered more in the soak, but also sent a window again
-  // after targets that had read everything and were reset only for data that came after their
-  // FIN, which a reader cannot tell apart.
+  // 6.6 on), and capped by rcv_ssthresh, which grows while data arrives. So unread payload can
+  // be twice what the window lost (a target killed with 21,384 bytes unread had shrunk its
+  // window by 16,384), and a target whose window was capped can hold a window's worth more than
+  // the shrink shows (793,254 unread behind a largest window of about 400,000). Hence twice the
+  // shrink, and a window more for a target that vanished without a last, fresh window.
   d.shrunk = max_window_ - std::min(max_window_, progress->peer_window);
   d.unread = std::min<std::uint64_t>(d.acked, 2 * d.shrunk);
+  d.unread_if_crashed = std::min<std::uint64_t>(d.acked, 2 * d.shrunk + max_window_);
   return d;
 }
 

@@ -69,11 +69,12 @@ class Upstream {
     /// How much its receive window shrank from the largest it advertised: 0 when its buffer
     /// is as empty as it was seen (it has read everything, if the window is fresh).
     std::uint64_t shrunk = 0;
-    /// The last of the acknowledged bytes it may hold unread, by its last window: twice the
-    /// shrink (see delivery()). More than it holds when its window was not updated after it
-    /// read (Linux updates it only once it doubles); less when its window was capped below its
-    /// free buffer.
+    /// The last of the acknowledged bytes it may hold unread, by a window it just sent (its
+    /// FIN, or the answer to ours): twice the shrink (see delivery()). More than it holds when
+    /// its window was not updated after it read (Linux updates it only once it doubles).
     std::uint64_t unread = 0;
+    /// The same for a target that vanished (reset, no answer): a largest window more.
+    std::uint64_t unread_if_crashed = 0;
     /// Everything written was acknowledged and the window is fully open again.
     bool all_read(std::uint64_t wire) const { return acked >= wire && shrunk == 0; }
     bool closed = false;  ///< Reset, or both FINs exchanged.

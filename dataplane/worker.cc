@@ -435,7 +435,7 @@ void Worker::acknowledge(Link& link) {
   if (!delivery) return;
   const Held before = held(link.ledger);
   const Ledger::Progress p = link.ledger.acknowledge(
-      delivery->acked, unread(delivery->unread), env_->max_retained_bytes);
+      delivery->acked, unread(delivery->unread_if_crashed), env_->max_retained_bytes);
   env_->stats->delivered(link.target->counters, p.acked.lines, p.acked.bytes);
   if (p.beyond_bound.lines > 0) env_->stats->retention_overflow(p.beyond_bound.lines);
   account(before, link.ledger);
@@ -498,11 +498,11 @@ asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, millisecond
   const auto d = conn.delivery();
   std::uint64_t keep_unread = 0;
   if (d && !read_to_end) {
-    // After our FIN only a reset says it had lines unread; after its FIN, a window that is not
-    // fully open again.
-    const bool badly = how == Close::kAbort ||
-                       (how == Close::kTargetClosed ? !d->all_read(wire) : d->closed);
-    if (badly) keep_unread = unread(d->unread);
+    if (how == Close::kAbort) {
+      keep_unread = unread(d->unread_if_crashed);
+    } else if (how == Close::kTargetClosed ? !d->all_read(wire) : d->closed) {
+      keep_unread = unread(d->unread);  // a fresh window; after our FIN, a reset means unread
+    }
   }
   LB_LOG(kDebug, "worker ", name_, ": settling connection to ", link.target->name, " (",
          how == Close::kAbort          ? "failed"
