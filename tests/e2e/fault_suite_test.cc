@@ -311,8 +311,8 @@ std::string mib(std::uint64_t bytes) {
 }
 
 // Lines that can arrive twice from a target that ended with lines perhaps unread: the proxy
-// sends again twice what its receive window shrank by plus its largest window
-// (Upstream::Delivery), at most three windows, and a window is at most its receive buffer,
+// sends again twice what its receive window shrank by, plus its largest window after a reset
+// (Upstream::Delivery): at most three windows, and a window is at most its receive buffer,
 // which the kernel makes twice SO_RCVBUF. Per connection, plus the lines overlapping either end.
 std::uint64_t resend_bound(int connections, std::uint64_t rcvbuf) {
   return static_cast<std::uint64_t>(connections) * (3 * 2 * rcvbuf / kLineSize + 2);
