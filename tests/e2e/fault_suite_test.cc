@@ -584,7 +584,8 @@ TEST(FaultSuite, AllTargetsDownThenBack) {
   Sink sink(sink_ports(2));
   std::future<LoadGenResult> sending;
   auto proxy = start_proxy(
-      {"-target", target_list(sink.ports()), "-connections", "2", "-failback-interval", "300ms"});
+      {"-target", target_list(sink.ports()), "-connections", "2", "-failback-interval", "300ms"},
+      /*control=*/true);
   const std::uint16_t port = proxy->wait_for_port();
   ASSERT_NE(port, 0) << proxy->log();
 
@@ -612,14 +613,13 @@ TEST(FaultSuite, AllTargetsDownThenBack) {
   EXPECT_EQ(t.malformed, 0u) << t.to_string();
   EXPECT_EQ(t.unexpected, 0u) << t.to_string();
   // The targets shut down both ways and then read what they held, which on the wire cannot be
-  // told from dropping it (scenario 1): what they held at their FIN may come twice. The proxy
-  // sends again twice what the window shrank by, and the window shrinks by at most about what
-  // is held. With nothing held (the usual case at this rate), exactly once.
-  const std::uint64_t held = sink.unread_at_fin(0) + sink.unread_at_fin(1);
-  EXPECT_LE(t.duplicate, 3 * held / kLineSize + 2 * 4) << t.to_string() << " held=" << held;
-  if (held == 0) {
-    EXPECT_TRUE(t.exactly_once()) << t.to_string();
-  }
+  // told from dropping it (scenario 1), and are reset for what the proxy had in flight, which
+  // cannot be told from a crash: lines sent again as perhaps unread may come twice (none in most
+  // runs; about 100 under ASan). Only those.
+  const std::string counters = status(*proxy);
+  const auto maybe_unread = status_total(counters, "resentMaybeUnreadLines");
+  ASSERT_TRUE(maybe_unread.has_value()) << counters;
+  EXPECT_LE(t.duplicate, *maybe_unread) << t.to_string() << " " << counters;
 }
 
 // 4. Clients that close in the middle of their last line, among clients that do not.
