@@ -603,11 +603,11 @@ TEST(FaultSuite, AllTargetsDownThenBack) {
   const LoadGenResult sent = sending.get();
   ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
   const Tally t = wait_for_delivery(sink, {expected_of(o)});
-  print_summary(3, "all targets down 3s", sent.lines, t, cut_lines(sink),
-                "delivered_after_outage=" + std::to_string(sink.total_lines() - before_outage) +
-                    " unread_at_fin=" +
-                    std::to_string(sink.unread_at_fin(0) + sink.unread_at_fin(1)) + "B " +
-                    time_since(start));
+  print_summary(
+      3, "all targets down 3s", sent.lines, t, cut_lines(sink),
+      "delivered_after_outage=" + std::to_string(sink.total_lines() - before_outage) +
+          " unread_at_fin=" + std::to_string(sink.unread_at_fin(0) + sink.unread_at_fin(1)) + "B " +
+          time_since(start));
   EXPECT_GT(sink.total_lines(), before_outage) << proxy->log();
   EXPECT_EQ(t.missing, 0u) << t.to_string();
   EXPECT_EQ(t.malformed, 0u) << t.to_string();
