@@ -57,6 +57,11 @@ asio::awaitable<void> until_group_ends() {
 
 std::string text(const absl::Status& status) { return std::string(status.message()); }
 
+// The target closed its side: a FIN, for TLS also one without close_notify (stream_truncated).
+bool is_fin(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 // A target's dials are logged when it goes down and when it comes back, not once per worker per
 // retry (the target set logs a summary while it stays down; -log-level debug shows each).
 void dial_failed(Target& target, std::string error) {
@@ -295,8 +300,7 @@ asio::awaitable<void> Worker::read_loop(Link& link) {
     if (!ec) continue;
     // Cancelled: the group ended (or the watchdog cancelled the socket after failing it).
     if (ec == asio::error::operation_aborted) co_return;
-    // TLS without close_notify (stream_truncated) is a FIN too.
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) break;
+    if (is_fin(ec)) break;
     link.conn->mark_failed(ec.message());  // a reset: the write under way is cancelled too
     co_return;
   }
@@ -488,7 +492,7 @@ asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, millisecond
         auto [ec, n] = co_await conn.read_some(asio::buffer(buffer));
         if (n > 0) env_->stats->discarded_target_bytes(n);
         if (!ec) continue;
-        co_return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+        co_return is_fin(ec);
       }
     };
     asio::steady_timer deadline(executor, timeout);

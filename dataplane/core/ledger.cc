@@ -8,13 +8,11 @@ namespace {
 
 constexpr std::uint64_t kNeverAcknowledged = std::numeric_limits<std::uint64_t>::max();
 
-void add(Ledger::Lines& to, std::size_t batches, std::size_t bytes, std::uint64_t lines) {
-  to.batches += batches;
-  to.bytes += bytes;
-  to.lines += lines;
+void add(Ledger::Lines& to, const Batch& batch) {
+  to.batches += 1;
+  to.bytes += batch.size();
+  to.lines += batch.lines();
 }
-
-void add(Ledger::Lines& to, const Batch& batch) { add(to, 1, batch.size(), batch.lines()); }
 
 void subtract(Ledger::Lines& from, const Batch& batch) {
   from.batches -= 1;
