@@ -22,6 +22,8 @@ FUZZ_DEPS := clang-14 libclang-rt-14-dev
 # And the servers and tools the tests and benchmarks run.
 TEST_DEPS := $(DEV_DEPS) $(FUZZ_DEPS) openssl iproute2 prometheus python3-grpcio yamllint \
         haproxy podman runc debootstrap systemd
+# The Go original's compiler, for make bench only (its third peer; skipped when missing).
+BENCH_DEPS := golang-go
 # Commands that may come from outside Debian (nodesource's nodejs has npm): Debian's package
 # is installed only when the command is missing.
 TEST_COMMANDS := npm
@@ -67,11 +69,13 @@ run: build
 test: deps build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600 -j$(JOBS)
 
-# Throughput and latency: direct, json-tcp-lb and HAProxy on loopback (a few minutes).
+# Throughput and latency: direct, json-tcp-lb, HAProxy and the Go original (built from
+# ../shared/peers/go-json-tcp-lb) on loopback (a few minutes).
 # Table on stdout, JSON in $(BUILD)/bench/results.json. BENCH_ARGS=--latency: latency only;
 # --help for the rest.
 BENCH_ARGS ?=
 bench: deps build
+	$(call install_missing,$(BENCH_DEPS),)
 	/usr/bin/python3 tests/bench/run_bench.py --build $(BUILD) $(BENCH_ARGS)
 
 # lb-controlplane: how fast a fleet of 50 data planes converges (initial push, file change,

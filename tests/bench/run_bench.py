@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make bench: throughput and latency of direct, json-tcp-lb and HAProxy on loopback.
+"""make bench: throughput and latency of direct, json-tcp-lb, HAProxy and the Go original.
 
 Every run starts a fresh lb-sink (1 port direct, 2 ports behind a proxy) and a fresh proxy,
 sends a fixed number of lines with lb-loadgen, waits until the sink has every byte, then stops
@@ -10,7 +10,9 @@ exactly once (the sink's verifier) is marked failed. Standard library only.
 Parts (--only): plain (C = 1 and 4 connections, 64- and 200-byte lines), tls (C = 4, 200-byte
 lines, TLS from the clients and to the targets), mem (C = 100: the proxy's peak memory with many
 clients) and latency. "json-tcp-lb -threads 1" is json-tcp-lb with all clients on the
-data-plane thread, to compare with its default of 2 I/O threads.
+data-plane thread, to compare with its default of 2 I/O threads. "go-json-tcp-lb" is the Go
+program json-tcp-lb replaces, built from ../shared/peers/go-json-tcp-lb with Debian's golang-go
+(skipped with a message when either is missing).
 """
 
 import argparse
@@ -31,8 +33,14 @@ HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/path
 T1 = "json-tcp-lb -threads 1"
-MODES = ("direct", "json-tcp-lb", "haproxy", T1)
+GO = "go-json-tcp-lb"
+MODES = ("direct", "json-tcp-lb", "haproxy", GO, T1)
+# The Go original's source: a peer of the project, not part of it (override: GO_LB_SRC=/path).
+GO_SRC = os.environ.get("GO_LB_SRC", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers",
+    "go-json-tcp-lb"))
 PARTS = ("plain", "tls", "mem", "latency")
+LB_ARGS = []  # --lb-args: more json-tcp-lb flags
 
 
 def free_port():
@@ -85,6 +93,26 @@ subjectAltName = IP:127.0.0.1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 """
+
+
+def build_go_peer(tmpdir):
+    """Builds the Go original into tmpdir; (path, version) or raises RuntimeError saying why."""
+    go = shutil.which("go") or ("/usr/bin/go" if os.access("/usr/bin/go", os.X_OK) else None)
+    if go is None:
+        raise RuntimeError("go not found (apt-get install golang-go)")
+    if not os.path.isfile(os.path.join(GO_SRC, "main.go")):
+        raise RuntimeError(f"{GO_SRC}/main.go not found (GO_LB_SRC=/path overrides)")
+    src = os.path.join(tmpdir, "go-src")  # the peers folder may be read-only
+    shutil.copytree(GO_SRC, src)
+    out = os.path.join(tmpdir, "go-json-tcp-lb")
+    env = dict(os.environ, GOCACHE=os.path.join(tmpdir, "go-cache"), GOFLAGS="-mod=mod",
+               GOPATH=os.path.join(tmpdir, "go-path"), GOPROXY="off", CGO_ENABLED="0")
+    r = subprocess.run([go, "build", "-o", out, "."], cwd=src, env=env, capture_output=True,
+                       text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"go build failed: {r.stderr.strip()[:300]}")
+    v = subprocess.run([go, "version"], capture_output=True, text=True).stdout.strip()
+    return out, v
 
 
 def make_tls_files(tmpdir):
@@ -192,7 +220,7 @@ class Proxy:
     """
 
     def __init__(self, kind, bin_dir, targets, tmpdir, connections=4, tls=None, name=None,
-                 threads=None):
+                 threads=None, go_binary=None):
         self.kind = kind
         self.port = free_port()
         self.log = open(os.path.join(tmpdir, f"{name or kind}.log"), "w")
@@ -204,9 +232,18 @@ class Proxy:
                 args += ["-connections", str(connections)]
             if threads is not None:
                 args += ["-threads", str(threads)]
+            args += LB_ARGS
             if tls:
                 args += ["-tls-cert", tls["cert"], "-tls-key", tls["key"], "-tls-target",
                          "-tls-target-ca", tls["ca"]]
+        elif kind == GO:
+            # Its defaults, like json-tcp-lb's; it has no CA flag, so it cannot verify the
+            # targets' certificate (less work than the others do).
+            args = [go_binary, "-addr", HOST, "-port", str(self.port),
+                    "-target", ",".join(targets), "-connections", str(connections or 4)]
+            if tls:
+                args += ["-tls-cert", tls["cert"], "-tls-key", tls["key"], "-tls-target",
+                         "-tls-target-skip-verify"]
         else:
             cfg = os.path.join(tmpdir, f"{name or kind}.cfg")
             # Same TLS work as json-tcp-lb: terminate the clients' TLS, verify the targets.
@@ -242,7 +279,9 @@ backend be
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            # The Go original idles 5 s before it exits on SIGTERM; the run is over by now (the
+            # sink has every byte), so it is killed.
+            self.proc.send_signal(signal.SIGKILL if self.kind == GO else signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -298,7 +337,8 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False,
         else:
             kind, threads = ("json-tcp-lb", 1) if mode == T1 else (mode, None)
             proxy = Proxy(kind, opts.build, sink.addresses, tmpdir, connections=lb_connections,
-                          tls=tls, threads=threads, name=mode.replace(" ", ""))
+                          tls=tls, threads=threads, name=mode.replace(" ", ""),
+                          go_binary=opts.go_binary)
             target = f"{HOST}:{proxy.port}"
             cpu0 = cpu_seconds(proxy.proc.pid)
         gen = start_loadgen(opts, target, conns, lines, size, run_id, rate, latency, verify, tls)
@@ -397,7 +437,7 @@ def throughput(opts, modes, parts, tls, tmpdir):
                          "error": str(e)}
                 runs.append(r)
                 status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
-                print(f"  {mode:14} {w['workload']:13} rep {rep + 1}: "
+                print(f"  {mode:22} {w['workload']:13} rep {rep + 1}: "
                       f"{fmt(r.get('mb_per_s'), '8.0f')} MB/s "
                       f"{fmt(r.get('seconds'), '5.2f')} s  {status}", flush=True)
             good = [r for r in runs if r["ok"]]
@@ -415,6 +455,12 @@ def throughput(opts, modes, parts, tls, tmpdir):
     for c in cells:
         d = index.get(("direct", c["workload"]))
         h = index.get(("haproxy", c["workload"]))
+        g = index.get((GO, c["workload"]))
+        hc = h and h["proxy_cpu_s_per_gb"]
+        c["vs_go"] = (c["mb_per_s"] / g["mb_per_s"]
+                      if g and g["mb_per_s"] and c["mb_per_s"] else None)
+        c["cpu_vs_haproxy"] = (c["proxy_cpu_s_per_gb"] / hc
+                               if hc and c["proxy_cpu_s_per_gb"] else None)
         c["vs_direct"] = (c["mb_per_s"] / d["mb_per_s"]
                           if d and d["mb_per_s"] and c["mb_per_s"] else None)
         c["vs_haproxy"] = (c["mb_per_s"] / h["mb_per_s"]
@@ -459,15 +505,17 @@ def print_tables(cells, lat, skipped):
     if cells:
         print()
         print("Throughput (medians; MB/s = sink bytes / (last byte - first byte received), 1 MB = 1e6 B)")
-        head = (f"{'workload':14} {'mode':14} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
-                f"{'x haproxy':>9} {'CPU s/GB':>8} {'RSS MB':>7} {'ok':>4}")
+        head = (f"{'workload':14} {'mode':22} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
+                f"{'x haproxy':>9} {'x go':>5} {'CPU s/GB':>8} {'CPU x hap':>9} {'RSS MB':>7} "
+                f"{'ok':>4}")
         print(head)
         print("-" * len(head))
         for c in cells:
-            print(f"{c['workload']:14} {c['mode']:14} {fmt(c['mb_per_s'], '7.0f')} "
+            print(f"{c['workload']:14} {c['mode']:22} {fmt(c['mb_per_s'], '7.0f')} "
                   f"{fmt(c['lines_per_s'] and c['lines_per_s'] / 1e6, '8.2f')} "
                   f"{fmt(c['vs_direct'], '8.2f')} {fmt(c['vs_haproxy'], '9.2f')} "
-                  f"{fmt(c['proxy_cpu_s_per_gb'], '8.2f')} {fmt(c['proxy_peak_rss_mb'], '7.1f')} "
+                  f"{fmt(c['vs_go'], '5.2f')} {fmt(c['proxy_cpu_s_per_gb'], '8.2f')} "
+                  f"{fmt(c['cpu_vs_haproxy'], '9.2f')} {fmt(c['proxy_peak_rss_mb'], '7.1f')} "
                   f"{c['ok_runs']}/{len(c['runs'])}")
     if lat:
         print()
@@ -504,8 +552,11 @@ def main():
                     help="throughput runs also parse and verify every line (slows the sink)")
     ap.add_argument("--modes", default=",".join(MODES),
                     help=f"comma list (default all): {', '.join(MODES)}")
+    ap.add_argument("--lb-args", default="",
+                    help="more json-tcp-lb flags, space-separated (e.g. '-queue-bytes 4MiB')")
     ap.add_argument("--out", default=None, help="default: BUILD/bench/results.json")
     opts = ap.parse_args()
+    LB_ARGS.extend(opts.lb_args.split())
 
     for tool in ("tests/tools/lb-sink", "tests/tools/lb-loadgen", "dataplane/json-tcp-lb"):
         if not os.access(os.path.join(opts.build, tool), os.X_OK):
@@ -526,6 +577,7 @@ def main():
         skipped.append(f"haproxy: {HAPROXY} not found (apt-get install haproxy; make deps)")
         print(f"bench: {skipped[-1]}; skipping HAProxy", flush=True)
 
+    opts.go_binary = None
     machine = {
         "nproc": os.cpu_count(),
         "kernel": os.uname().release,
@@ -539,6 +591,13 @@ def main():
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmpdir:
+        if GO in modes:
+            try:
+                opts.go_binary, machine["go"] = build_go_peer(tmpdir)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                modes.remove(GO)
+                skipped.append(f"{GO}: {e}")
+                print(f"bench: {skipped[-1]}; skipping the Go original", flush=True)
         tls = None
         if "tls" in parts:
             try:
