@@ -9,6 +9,7 @@
 #include "dataplane/core/line_splitter.h"
 #include "dataplane/core/log.h"
 #include "dataplane/core/log_limiter.h"
+#include "dataplane/core/read_size.h"
 #include "dataplane/core/units.h"
 #include "dataplane/coro.h"
 #include "dataplane/line_queue.h"
@@ -74,9 +75,11 @@ class Registration {
   Registration(std::shared_ptr<const SessionEnv> env, std::shared_ptr<ClientRegistry::Link> link,
                std::uint64_t id, tcp::socket& socket)
       : env_(std::move(env)), link_(std::move(link)), id_(id) {
+    env_->sessions->fetch_add(1, std::memory_order_relaxed);
     link_->socket = &socket;
   }
   ~Registration() {
+    env_->sessions->fetch_sub(1, std::memory_order_relaxed);
     link_->socket = nullptr;
     on_data_plane(*env_, [registry = env_->registry, id = id_] { registry->remove(id); });
   }
@@ -170,6 +173,8 @@ asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, S
       end = "was cut off by the drain timeout";
       break;
     }
+    splitter.set_read_bytes(
+        read_size(env->read_buffer_bytes, env->sessions->load(std::memory_order_relaxed)));
     auto [ec, n, result] = co_await read_and_split(stream, splitter, env->idle_timeout);
     if (n > 0) {
       bytes += n;

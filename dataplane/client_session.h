@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -25,12 +26,16 @@ struct SessionEnv {
   std::shared_ptr<LineQueue> queue;
   std::shared_ptr<Stats> stats;
   std::shared_ptr<ClientRegistry> registry;
+  /// -read-buffer-bytes: the largest read (see read_size()).
   std::size_t read_buffer_bytes = 0;
   std::size_t max_line_bytes = 0;
   /// -client-idle-timeout: a client that sends nothing for this long is closed; 0: never.
   std::chrono::milliseconds idle_timeout{0};
   /// Connection events (connected, closed, refused) go through it at info level.
   std::shared_ptr<LogLimiter> events;
+  /// Sessions running, on any thread: how reads are sized.
+  std::shared_ptr<std::atomic<std::size_t>> sessions =
+      std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 /// Reads one client until it closes: splits its stream into whole-line batches, queues them,

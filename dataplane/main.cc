@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
   // faults per GB moved). Keep what a full queue uses; the data plane trims once it is idle.
   ::mallopt(M_TRIM_THRESHOLD,
             static_cast<int>(std::min<std::size_t>(options.queue_bytes, 1 << 30)));
+  // Setting the trim threshold also freezes glibc's mmap threshold at 128 KiB, which would
+  // make every 256 KiB read block a fresh mmap (page faults on every read). Keep blocks up to
+  // glibc's largest threshold on the heap.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   boost::asio::io_context io(1);
   auto stats = std::make_shared<Stats>();
   auto data_plane = DataPlane::create(io, options, stats);

@@ -181,7 +181,9 @@ LineSplitter::Result LineSplitter::commit(std::size_t n) {
     size_ = 0;
     capacity_ = 0;
     if (rest > 0) {
-      reallocate(rest + read_bytes_);
+      // Only the fragment: the next prepare() adds the read space, so a session waiting for
+      // room in the queue holds a partial line, not a whole read block.
+      reallocate(rest);
       std::memcpy(buf_.get(), block.get() + cut, rest);
       size_ = rest;
     }

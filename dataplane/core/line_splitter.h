@@ -45,6 +45,8 @@ class LineSplitter {
 
   /// Writable space for the next read (at least `read_bytes` long).
   std::span<char> prepare();
+  /// Changes the space offered to the following reads.
+  void set_read_bytes(std::size_t read_bytes) { read_bytes_ = read_bytes; }
   /// Accounts `n` bytes written into the span from `prepare()`.
   Result commit(std::size_t n);
   /// At end of stream: the carried fragment plus '\n', or an empty batch.

@@ -100,7 +100,9 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("failback-interval", "duration", "5m",
             "How often a failed-over connection dials its home target again",
             duration_at_least(o.failback_interval, std::chrono::milliseconds(10)));
-  flags.add("read-buffer-bytes", "size", "64KiB", "Bytes read from a client at a time",
+  flags.add("read-buffer-bytes", "size", "256KiB",
+            "Most bytes read from a client at a time; with many clients connected reads get "
+            "smaller (down to 64KiB) so that all of them together stay near 1MiB",
             bytes_in_range(o.read_buffer_bytes, 512, 64ULL << 20));
   flags.add("threads", "int", "2",
             "I/O threads; more than 1 moves reading clients (the kernel copy, TLS decryption, "

@@ -32,7 +32,7 @@ struct Options {
   std::string tls_target_ca;
   std::string tls_client_ca;
   std::chrono::milliseconds failback_interval = std::chrono::minutes(5);
-  std::size_t read_buffer_bytes = 64 * 1024;
+  std::size_t read_buffer_bytes = 256 * 1024;
   int threads = 2;
   std::size_t max_line_bytes = 1024 * 1024;
   std::size_t queue_bytes = 16 * 1024 * 1024;

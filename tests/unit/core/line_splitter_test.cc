@@ -591,6 +591,26 @@ TEST(LineSplitterTest, AFullReadBecomesTheBatchWithoutACopy) {
   EXPECT_EQ(result.batch.lines(), 2u);
 }
 
+TEST(LineSplitterTest, AfterHandingOverItsBlockItHoldsOnlyTheFragment) {
+  constexpr std::size_t kBig = 64 * 1024;
+  LineSplitter splitter(kBig, kNoLimit);
+  std::span<char> space = splitter.prepare();
+  const std::string lines = std::string(kBig - 10, 'x') + "\nfrag";
+  std::copy(lines.begin(), lines.end(), space.begin());
+  LineSplitter::Result result = splitter.commit(lines.size());
+  EXPECT_EQ(result.batch.bytes(), lines.substr(0, kBig - 9));
+  EXPECT_EQ(result.batch.bytes().data(), space.data());
+  // Until the next read only the fragment is held: a session waiting for room in the queue
+  // does not pin a read block.
+  EXPECT_EQ(splitter.carried(), 4u);
+  EXPECT_EQ(splitter.capacity(), 4u);
+  space = splitter.prepare();
+  EXPECT_GE(space.size(), kBig);
+  const std::string end = "ment\n";
+  std::copy(end.begin(), end.end(), space.begin());
+  EXPECT_EQ(splitter.commit(end.size()).batch.bytes(), "fragment\n");
+}
+
 // Every implementation, so the one this CPU does not pick is tested too.
 class CountNewlinesTest : public ::testing::TestWithParam<std::size_t (*)(std::string_view)> {};
 
