@@ -2,7 +2,6 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -105,11 +104,6 @@ void deliver(const SessionEnv& env, Batch batch) {
   });
 }
 
-bool is_plain_close(const boost::system::error_code& ec) {
-  // A TLS client that closes without close_notify ends the stream just as well.
-  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-}
-
 // What one read brought: the error (if any), the bytes read, and the lines they completed.
 struct ReadOutcome {
   boost::system::error_code ec;
@@ -199,7 +193,7 @@ asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, S
       break;
     }
     if (ec) {
-      if (!is_plain_close(ec)) {
+      if (!is_end_of_stream(ec)) {
         end =
             registry.cut() ? "was cut off by the drain timeout" : str_cat("failed: ", ec.message());
       }

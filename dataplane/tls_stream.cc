@@ -41,6 +41,10 @@ BIO_METHOD* output_method() {
 
 }  // namespace
 
+bool is_end_of_stream(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 TlsStream::TlsStream(tcp::socket socket, asio::ssl::context& context, Role role)
     : socket_(std::move(socket)), flush_done_(socket_.get_executor()) {
   boost::system::error_code ec;

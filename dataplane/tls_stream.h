@@ -19,6 +19,10 @@ namespace jsontcplb {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+/// The peer closed its side, plain or TLS: a FIN (eof), or for TLS also a close without
+/// close_notify (stream_truncated), which ends the stream just as well.
+bool is_end_of_stream(const boost::system::error_code& ec);
+
 /// A TLS connection over a TCP socket, driving OpenSSL directly instead of asio::ssl::stream.
 ///
 /// Why: asio's stream moves every byte through a 17 KiB memory BIO and hands the socket one

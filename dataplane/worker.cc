@@ -3,7 +3,6 @@
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "dataplane/core/log.h"
@@ -13,6 +12,7 @@
 #include "dataplane/line_queue.h"
 #include "dataplane/stats.h"
 #include "dataplane/target.h"
+#include "dataplane/tls_stream.h"
 #include "dataplane/upstream.h"
 
 namespace jsontcplb {
@@ -56,11 +56,6 @@ asio::awaitable<void> until_group_ends() {
 }
 
 std::string text(const absl::Status& status) { return std::string(status.message()); }
-
-// The target closed its side: a FIN, for TLS also one without close_notify (stream_truncated).
-bool is_fin(const boost::system::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-}
 
 // A target's dials are logged when it goes down and when it comes back, not once per worker per
 // retry (the target set logs a summary while it stays down; -log-level debug shows each).
@@ -300,7 +295,7 @@ asio::awaitable<void> Worker::read_loop(Link& link) {
     if (!ec) continue;
     // Cancelled: the group ended (or the watchdog cancelled the socket after failing it).
     if (ec == asio::error::operation_aborted) co_return;
-    if (is_fin(ec)) break;
+    if (is_end_of_stream(ec)) break;
     link.conn->mark_failed(ec.message());  // a reset: the write under way is cancelled too
     co_return;
   }
@@ -492,7 +487,7 @@ asio::awaitable<std::uint64_t> Worker::settle(Link& link, Close how, millisecond
         auto [ec, n] = co_await conn.read_some(asio::buffer(buffer));
         if (n > 0) env_->stats->discarded_target_bytes(n);
         if (!ec) continue;
-        co_return is_fin(ec);
+        co_return is_end_of_stream(ec);
       }
     };
     asio::steady_timer deadline(executor, timeout);
