@@ -209,13 +209,18 @@ class ControlApiHostility(unittest.TestCase):
         for s in streams:
             s.cancel()
 
+        last_error = []
+
         def one_more():
             try:
                 next(self.stub.WatchStatus(request, timeout=5))
                 return True
-            except grpc.RpcError:
+            except grpc.RpcError as e:
+                last_error[:] = [e.code(), e.details()]
                 return False
-        self.assertTrue(testkit.wait_until(one_more, 30), "closed streams were not uncounted")
+        # A data plane that died (say, a sanitizer report) refuses connections: the log says why.
+        self.assertTrue(testkit.wait_until(one_more, 30),
+                        f"closed streams were not uncounted: {last_error}\n{self.lb.log()[-4000:]}")
 
 
 def http_get(port, path="/metrics", timeout=1.0):
