@@ -80,6 +80,7 @@ absl::StatusOr<std::shared_ptr<DataPlane>> DataPlane::create(asio::io_context& i
   env.dial = make_dialer(options, std::move(target_tls));
   env.max_unacked_bytes = options.max_unacked_bytes;
   env.max_retained_bytes = options.max_retained_bytes;
+  env.assume_unread_bytes = options.assume_unread_bytes;
   env.write_timeout = options.write_timeout;
   env.exact_offsets = !options.tls_target;
   dp->targets_ = std::make_shared<TargetSet>(io.get_executor(), LiveConfig::from_options(options),

@@ -425,7 +425,10 @@ asio::awaitable<void> Worker::leave(Link link, End end, bool home_ready) {
 }
 
 std::uint64_t Worker::unread(std::uint64_t estimate) const {
-  return env_->max_retained_bytes == 0 ? 0 : estimate;
+  // A target whose receive buffer autotuned past the window it showed can hold more unread
+  // than any window says; the operator who knows its buffer size sets that floor.
+  if (env_->max_retained_bytes == 0) return 0;
+  return std::max<std::uint64_t>(estimate, env_->assume_unread_bytes);
 }
 
 void Worker::acknowledge(Link& link) {

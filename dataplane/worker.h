@@ -41,6 +41,8 @@ struct WorkerEnv {
   std::size_t max_unacked_bytes = 2 * 1024 * 1024;
   /// Acknowledged bytes a connection keeps while the target may not have read them (0: none).
   std::size_t max_retained_bytes = 1024 * 1024;
+  /// The least a failed connection is taken to have left unread (-assume-unread-bytes).
+  std::size_t assume_unread_bytes = 0;
   std::chrono::milliseconds write_timeout{30000};
   /// Plain TCP to targets: the ledger knows each batch's wire offsets exactly (not with TLS).
   bool exact_offsets = true;
@@ -130,7 +132,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   /// Reads TCP_INFO: credits the target with what it acknowledged and lets go of what its
   /// window says it has read.
   void acknowledge(Link& link);
-  /// What of the window's estimate counts as perhaps unread (nothing when retention is off).
+  /// What counts as perhaps unread, from the window's estimate: at least -assume-unread-bytes,
+  /// and nothing when retention is off.
   std::uint64_t unread(std::uint64_t estimate) const;
   /// Ends a connection (within `timeout`) and queues again every line the target may not
   /// have: not acknowledged, or acknowledged and perhaps unread when it ended badly. Reads

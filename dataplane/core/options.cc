@@ -122,6 +122,12 @@ ParsedOptions parse_options(std::span<const char* const> args) {
             "receive window says it may not have read them (sent again if it dies first; "
             "0: keep nothing past the acknowledgement)",
             bytes_in_range(o.max_retained_bytes, 0, 1ULL << 30));
+  flags.add("assume-unread-bytes", "size", "0",
+            "When a target connection fails (reset, crash, timeout), send again at least this "
+            "much of what it acknowledged, whatever its receive window said: set it to the "
+            "targets' receive buffer size when their buffers autotune (up to "
+            "-max-retained-bytes; each failure may then bring up to this many duplicates)",
+            bytes_in_range(o.assume_unread_bytes, 0, 1ULL << 30));
   flags.add("drain-timeout", "duration", "30s",
             "On SIGTERM/SIGINT, how long to keep reading clients before closing them",
             duration_at_least(o.drain_timeout, std::chrono::milliseconds(0)));

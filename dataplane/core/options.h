@@ -38,6 +38,8 @@ struct Options {
   std::size_t queue_bytes = 16 * 1024 * 1024;
   std::size_t max_unacked_bytes = 2 * 1024 * 1024;
   std::size_t max_retained_bytes = 1024 * 1024;
+  /// The least a failed target connection is assumed to have left unread (sent again).
+  std::size_t assume_unread_bytes = 0;
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);

@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +20,8 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/tools/delivery.h"
@@ -336,21 +340,31 @@ TEST(DataPlane, TargetKilledMidStreamLosesNothing) {
             << ", partial lines cut at the kill: " << sink.cut_lines(0) << "\n";
 }
 
+// A listening socket on 127.0.0.1 (port 0) whose connections get a `rcvbuf` receive buffer
+// (inherited by accepted sockets); -1 on failure. `port` is the bound port.
+int listen_on_loopback(int rcvbuf, std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
 // A target that accepts but never reads: once its receive window is full nothing more is
 // acknowledged, and -write-timeout moves the outstanding lines to the other target. Only what
 // its kernel acknowledged into the unread buffer stays there (the loss no proxy can see).
 TEST(DataPlane, TargetThatStopsReadingIsFailedByWriteTimeout) {
-  int stuck = ::socket(AF_INET, SOCK_STREAM, 0);
-  int rcvbuf = 4096;
-  ASSERT_EQ(::setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(stuck, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(stuck, 8), 0);  // the kernel completes handshakes; nobody reads
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(stuck, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::uint16_t stuck_port = ntohs(addr.sin_port);
+  std::uint16_t stuck_port = 0;
+  const int stuck = listen_on_loopback(4096, stuck_port);  // handshakes complete; nobody reads
+  ASSERT_GE(stuck, 0) << std::strerror(errno);
 
   Sink sink(sink_ports(1));
   auto proxy =
@@ -372,6 +386,82 @@ TEST(DataPlane, TargetThatStopsReadingIsFailedByWriteTimeout) {
   EXPECT_LE(r.missing * o.line_size, 256u * 1024) << r.to_string();
   EXPECT_GE(r.ok, 20'000u - 256u * 1024 / o.line_size) << r.to_string();
   std::cout << "stopped-reading target: " << r.to_string() << "\n";
+}
+
+// A target that reads every line it is sent and then resets its connection: nothing is
+// unread, but a target whose receive buffer autotuned past the window it showed looks the
+// same to a sender. Returns how many lines json-tcp-lb sent again (to the other target)
+// with `extra` flags, and the bytes the resetting target had read.
+std::pair<std::uint64_t, std::uint64_t> lines_resent_after_reset(std::vector<std::string> extra) {
+  constexpr std::size_t kLineSize = 200;
+  constexpr std::uint64_t kTotal = 4 * 2'000 * kLineSize;
+  Sink sink(sink_ports(1));
+  // A small fixed buffer: its window is small, so what the window alone would have sent
+  // again is small too.
+  std::uint16_t reset_port = 0;
+  const int listener = listen_on_loopback(16384, reset_port);
+  EXPECT_GE(listener, 0) << std::strerror(errno);
+
+  // Reads until every line has been read by it or by the sink, then resets.
+  std::uint64_t read_bytes = 0;
+  std::uint64_t sink_lines_at_reset = 0;
+  std::thread target([&] {
+    pollfd p{listener, POLLIN, 0};
+    const int fd = ::poll(&p, 1, 30'000) == 1 ? ::accept(listener, nullptr, nullptr) : -1;
+    ::close(listener);  // no second connection: what is sent again goes to the other target
+    if (fd < 0) return;
+    std::array<char, 65536> buffer;
+    const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      sink_lines_at_reset = sink.total_lines();
+      if (read_bytes + sink_lines_at_reset * kLineSize >= kTotal) break;
+      pollfd c{fd, POLLIN, 0};
+      if (::poll(&c, 1, 20) != 1) continue;  // 20 ms: then the sink's count is looked at again
+      const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+      if (n <= 0) break;
+      read_bytes += static_cast<std::uint64_t>(n);
+    }
+    linger hard{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    ::close(fd);  // RST without FIN, as from a crashed process
+  });
+
+  extra.insert(extra.begin(),
+               {"-target", "127.0.0.1:" + std::to_string(reset_port) + "," + target_list(sink),
+                "-connections", "1", "-failback-interval", "10m"});
+  auto proxy = start_proxy(std::move(extra));
+  const std::uint16_t port = proxy->wait_for_port();
+  EXPECT_NE(port, 0) << proxy->log();
+  EXPECT_EQ(run_load_gen(load(port, "reset", 4, 2'000, kLineSize)).failed_connections, 0u);
+  target.join();
+  EXPECT_EQ(read_bytes + sink_lines_at_reset * kLineSize, kTotal) << "read before the reset";
+  EXPECT_TRUE(proxy->wait_for_log("lines it may not have read queued again", seconds(30)))
+      << proxy->log();
+  const std::string log = proxy->log();
+  const std::size_t at = log.find(" lines it may not have read queued again");
+  const std::size_t from = log.rfind("; ", at) + 2;
+  const std::uint64_t resent = std::stoull(log.substr(from, at - from));
+  // The lines sent again arrive at the other target.
+  EXPECT_TRUE(sink.wait_for_total_lines(sink_lines_at_reset + resent, seconds(30))) << proxy->log();
+  proxy->signal(SIGTERM);
+  EXPECT_EQ(proxy->wait_exit(seconds(30)), 0) << proxy->log();
+  return {resent, read_bytes};
+}
+
+// -assume-unread-bytes: a failed connection sends again at least that much of what was
+// acknowledged, whatever the window said; without it, only what the window allows for.
+TEST(DataPlane, AssumeUnreadBytesSendsAtLeastThatMuchAgainAfterAReset) {
+  constexpr std::uint64_t kFloor = 256 * 1024;
+  const auto [with_floor, read_with] =
+      lines_resent_after_reset({"-assume-unread-bytes", std::to_string(kFloor)});
+  ASSERT_GT(read_with, kFloor) << "the resetting target must have read more than the floor";
+  EXPECT_GE(with_floor, kFloor / 200 - 1);  // to the line
+  EXPECT_LE(with_floor, read_with / 200 + 1);
+  const auto [without, read_without] = lines_resent_after_reset({});
+  ASSERT_GT(read_without, kFloor);
+  EXPECT_LT(without, kFloor / 200 / 2) << "only about a window of a 16 KiB buffer";
+  std::cout << "lines sent again after a reset: " << with_floor << " with -assume-unread-bytes "
+            << kFloor << ", " << without << " without\n";
 }
 
 TEST(DataPlane, SigtermDuringTrafficDeliversEverythingRead) {

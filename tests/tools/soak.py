@@ -283,6 +283,7 @@ def main():
     parser.add_argument("--rate", type=int, default=5000, help="lines per second in all")
     parser.add_argument("--rss-growth-mib", type=float, default=16)
     parser.add_argument("--fd-growth", type=int, default=8)
+    parser.add_argument("--lb-args", default="", help="more json-tcp-lb flags, space-separated")
     ARGS = parser.parse_args()
     build = os.path.abspath(ARGS.build)
     ARGS.lb = os.path.join(build, "dataplane/json-tcp-lb")
@@ -297,7 +298,8 @@ def main():
     lb = subprocess.Popen(
         [ARGS.lb, "-addr", "127.0.0.1", "-port", "0", "-control-addr", "127.0.0.1:0",
          "-metrics-addr", "127.0.0.1:0", "-target", ",".join(t.address for t in targets),
-         "-connections", "4", "-failback-interval", "2s", "-write-timeout", "5s"],
+         "-connections", "4", "-failback-interval", "2s", "-write-timeout", "5s"]
+        + ARGS.lb_args.split(),
         stdout=lb_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def logged_port(pattern):

@@ -120,6 +120,8 @@ TEST(OptionsTest, DocumentedDefaultsOfOurAdditions) {
   EXPECT_EQ(o.max_line_bytes, 1u << 20);
   EXPECT_EQ(o.queue_bytes, 16u << 20);
   EXPECT_EQ(o.max_unacked_bytes, 2u << 20);
+  EXPECT_EQ(o.max_retained_bytes, 1u << 20);
+  EXPECT_EQ(o.assume_unread_bytes, 0u);  // the window's estimate alone
   EXPECT_EQ(o.drain_timeout, 30s);
   EXPECT_EQ(o.connect_timeout, 5s);
   EXPECT_EQ(o.log_level, LogLevel::kInfo);
@@ -137,6 +139,8 @@ TEST(OptionsTest, ParsedDefaultsEqualTheStructDefaults) {
   EXPECT_EQ(parsed.max_line_bytes, plain.max_line_bytes);
   EXPECT_EQ(parsed.queue_bytes, plain.queue_bytes);
   EXPECT_EQ(parsed.max_unacked_bytes, plain.max_unacked_bytes);
+  EXPECT_EQ(parsed.max_retained_bytes, plain.max_retained_bytes);
+  EXPECT_EQ(parsed.assume_unread_bytes, plain.assume_unread_bytes);
   EXPECT_EQ(parsed.drain_timeout, plain.drain_timeout);
   EXPECT_EQ(parsed.connect_timeout, plain.connect_timeout);
 }
@@ -267,11 +271,12 @@ TEST(OptionsTest, PositionalArgumentIsRefused) {
 
 TEST(OptionsTest, SizesAcceptUnits) {
   Options o = ParseOk({"-max-line-bytes", "64KiB", "-queue-bytes", "64MiB", "-read-buffer-bytes",
-                       "32768", "-max-unacked-bytes", "4M"});
+                       "32768", "-max-unacked-bytes", "4M", "-assume-unread-bytes", "6MiB"});
   EXPECT_EQ(o.max_line_bytes, 64u << 10);
   EXPECT_EQ(o.queue_bytes, 64u << 20);
   EXPECT_EQ(o.read_buffer_bytes, 32768u);
   EXPECT_EQ(o.max_unacked_bytes, 4u << 20);
+  EXPECT_EQ(o.assume_unread_bytes, 6u << 20);
 }
 
 TEST(OptionsTest, ZeroMaxLineBytesIsRefused) {
@@ -410,6 +415,8 @@ TEST(OptionsHelpTest, UsageListsEveryFlag) {
                                 "max-line-bytes",
                                 "queue-bytes",
                                 "max-unacked-bytes",
+                                "max-retained-bytes",
+                                "assume-unread-bytes",
                                 "drain-timeout",
                                 "connect-timeout",
                                 "write-timeout",
