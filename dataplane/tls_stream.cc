@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <new>
 
+#include "dataplane/core/str_cat.h"
 #include "dataplane/coro.h"
 
 namespace jsontcplb {
@@ -111,6 +112,10 @@ boost::system::error_code TlsStream::error_for(int result) const {
       return {static_cast<int>(e), asio::error::get_ssl_category()};
     }
   }
+}
+
+std::string TlsStream::negotiated() const {
+  return str_cat(SSL_get_version(ssl_), " ", SSL_get_cipher_name(ssl_));
 }
 
 asio::awaitable<boost::system::error_code> TlsStream::handshake() {

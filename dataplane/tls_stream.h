@@ -67,6 +67,9 @@ class TlsStream {
   tcp::socket::executor_type get_executor() { return socket_.get_executor(); }
   tcp::socket& socket() { return socket_; }
   const tcp::socket& socket() const { return socket_; }
+  /// After the handshake: the protocol and cipher suite agreed, as "TLSv1.3
+  /// TLS_AES_128_GCM_SHA256".
+  std::string negotiated() const;
   /// Bytes handed to the socket (ciphertext, handshake included).
   std::uint64_t bytes_sent() const { return bytes_sent_; }
 

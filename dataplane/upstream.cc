@@ -89,6 +89,10 @@ asio::awaitable<absl::StatusOr<std::shared_ptr<Upstream>>> Upstream::connect(
   co_return upstream;
 }
 
+std::string Upstream::describe() const {
+  return tls_ ? str_cat(peer_, ", ", tls_->negotiated()) : peer_;
+}
+
 asio::awaitable<boost::system::error_code> Upstream::handshake(const std::string& host,
                                                                bool verify_host) {
   if (!tls_) co_return boost::system::error_code();

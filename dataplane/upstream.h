@@ -83,7 +83,8 @@ class Upstream {
   /// Null when TCP_INFO cannot be read. Also learns the largest window.
   std::optional<Delivery> delivery();
 
-  const std::string& peer() const { return peer_; }
+  /// The target's address, and with TLS the protocol and cipher suite agreed.
+  std::string describe() const;
   bool failed() const { return failed_; }
   void mark_failed(std::string reason);
   const std::string& failure() const { return failure_; }

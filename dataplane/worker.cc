@@ -181,9 +181,9 @@ asio::awaitable<std::shared_ptr<Upstream>> Worker::connect() {
   std::shared_ptr<Upstream> conn = *std::move(dialed);
   dial_succeeded(*target);
   if (target == home_) {
-    LB_LOG(kInfo, "worker ", name_, " connected to ", target->name, " (", conn->peer(), ")");
+    LB_LOG(kInfo, "worker ", name_, " connected to ", target->name, " (", conn->describe(), ")");
   } else {
-    LB_LOG(kInfo, "worker ", name_, " failed over to ", target->name, " (", conn->peer(),
+    LB_LOG(kInfo, "worker ", name_, " failed over to ", target->name, " (", conn->describe(),
            "); home ", home_->name, " is retried every ", format_duration(env_->failback_interval));
   }
   co_return conn;

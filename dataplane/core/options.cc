@@ -46,6 +46,13 @@ Error validate(const Options& o) {
     return str_cat("invalid value \"", o.tls_client_ca,
                    "\" for -tls-client-ca: needs -tls-cert and -tls-key");
   }
+  if (o.tls_ciphersuites.empty()) {
+    return std::string("invalid value \"\" for -tls-ciphersuites: needs at least one suite");
+  }
+  if (o.tls_ciphersuites != kDefaultTlsCiphersuites && !o.tls_listen() && !o.tls_target) {
+    return str_cat("invalid value \"", o.tls_ciphersuites,
+                   "\" for -tls-ciphersuites: needs -tls-cert and -tls-key, or -tls-target");
+  }
   if (o.targets.size() > o.limits.max_targets) {
     return str_cat("invalid value for -target: ", o.targets.size(),
                    " targets, more than -max-targets ", o.limits.max_targets);
@@ -97,6 +104,11 @@ ParsedOptions parse_options(std::span<const char* const> args) {
   flags.add("tls-client-ca", "file", "",
             "Require client certificates signed by this CA (PEM); needs -tls-cert",
             text(o.tls_client_ca));
+  flags.add("tls-ciphersuites", "list", std::string(kDefaultTlsCiphersuites),
+            "TLS 1.3 cipher suites, colon separated, most preferred first (offered to targets in "
+            "this order; a client gets the first of these it offers, or ChaCha20 when it prefers "
+            "that)",
+            text(o.tls_ciphersuites));
   flags.add("failback-interval", "duration", "5m",
             "How often a failed-over connection dials its home target again",
             duration_at_least(o.failback_interval, std::chrono::milliseconds(10)));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/core/config_validation.h"
@@ -14,6 +15,12 @@
 #include "dataplane/core/target_address.h"
 
 namespace jsontcplb {
+
+/// -tls-ciphersuites' default: AES-128-GCM first, as Go's crypto/tls prefers it on CPUs with
+/// AES instructions (about 5% less CPU per GB than AES-256-GCM here); ChaCha20 last, and first
+/// for a client that lists it first (one without AES instructions).
+inline constexpr std::string_view kDefaultTlsCiphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 /// Everything json-tcp-lb is configured with. Defaults are the Go original's where it had the
 /// flag, and the documented ones otherwise.
@@ -31,6 +38,8 @@ struct Options {
   // Our additions.
   std::string tls_target_ca;
   std::string tls_client_ca;
+  /// TLS 1.3 cipher suites in order of preference, on both sides (OpenSSL's names).
+  std::string tls_ciphersuites{kDefaultTlsCiphersuites};
   std::chrono::milliseconds failback_interval = std::chrono::minutes(5);
   std::size_t read_buffer_bytes = 256 * 1024;
   int threads = 2;

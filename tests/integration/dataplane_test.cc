@@ -122,12 +122,14 @@ TEST(DataPlane, BadFlagsExitWithCode2BeforeListening) {
     std::vector<std::string> args;
     std::string mentions;
   };
-  for (const Case& c : std::vector<Case>{{{"-port", "70000"}, "-port"},
-                                         {{"-connections", "0"}, "-connections"},
-                                         {{"-target", "nohost"}, "nohost"},
-                                         {{"-tls-cert", "/nonexistent.pem"}, "-tls-cert"},
-                                         {{"-metrics-addr", "metrics.example:0"}, "-metrics-addr"},
-                                         {{"-bogus"}, "-bogus"}}) {
+  for (const Case& c : std::vector<Case>{
+           {{"-port", "70000"}, "-port"},
+           {{"-connections", "0"}, "-connections"},
+           {{"-target", "nohost"}, "nohost"},
+           {{"-tls-cert", "/nonexistent.pem"}, "-tls-cert"},
+           {{"-tls-target", "-tls-ciphersuites", "TLS_AES_512_XYZ"}, "TLS_AES_512_XYZ"},
+           {{"-metrics-addr", "metrics.example:0"}, "-metrics-addr"},
+           {{"-bogus"}, "-bogus"}}) {
     ProxyProcess proxy(LB_BINARY, c.args);
     EXPECT_EQ(proxy.wait_exit(seconds(10)), 2) << c.args[0];
     EXPECT_NE(proxy.log().find(c.mentions), std::string::npos) << proxy.log();
@@ -189,9 +191,9 @@ TEST(DataPlane, HelpListsEveryFlagAndExitsZero) {
   EXPECT_EQ(proxy.wait_exit(seconds(10)), 0);
   for (const char* flag :
        {"-addr", "-port", "-target", "-connections", "-tls-cert", "-tls-key", "-tls-target",
-        "-tls-target-skip-verify", "-tls-target-ca", "-tls-client-ca", "-failback-interval",
-        "-read-buffer-bytes", "-max-line-bytes", "-queue-bytes", "-drain-timeout", "-metrics-addr",
-        "-log-level"}) {
+        "-tls-target-skip-verify", "-tls-target-ca", "-tls-client-ca", "-tls-ciphersuites",
+        "-failback-interval", "-read-buffer-bytes", "-max-line-bytes", "-queue-bytes",
+        "-drain-timeout", "-metrics-addr", "-log-level"}) {
     const std::string listed = std::string("\n  ") + flag;
     EXPECT_TRUE(proxy.log().find(listed + " ") != std::string::npos ||
                 proxy.log().find(listed + "\n") != std::string::npos)
@@ -751,6 +753,57 @@ TEST_F(DataPlaneTls, TlsToTargetsVerifiedWithCa) {
   Report r = wait_for_run(sink, o);
   EXPECT_TRUE(r.exactly_once()) << r.to_string();
   EXPECT_EQ(proxy->log().find("certificate verify failed"), std::string::npos) << proxy->log();
+}
+
+// Clients get the first suite of -tls-ciphersuites they support, not their own first choice:
+// the load generator offers OpenSSL's default order, TLS_AES_256_GCM_SHA384 first.
+TEST_F(DataPlaneTls, ClientsGetOurPreferredCipherSuite) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string cipher;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{}, "TLS_AES_128_GCM_SHA256"},
+           {{"-tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"},
+            "TLS_CHACHA20_POLY1305_SHA256"}}) {
+    Sink sink(sink_ports(1));
+    std::vector<std::string> args = {"-target",         target_list(sink), "-tls-cert",
+                                     pki_->server_cert, "-tls-key",        pki_->server_key};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    auto proxy = start_proxy(args);
+    std::uint16_t port = proxy->wait_for_port();
+    ASSERT_NE(port, 0) << proxy->log();
+    auto o = load(port, "cipherin", 1, 100);
+    o.tls = true;
+    o.tls_ca = pki_->ca_cert;
+    LoadGenResult sent = run_load_gen(o);
+    ASSERT_EQ(sent.failed_connections, 0u) << sent.error;
+    EXPECT_EQ(sent.tls_cipher, c.cipher);
+    EXPECT_TRUE(wait_for_run(sink, o).exactly_once());
+  }
+}
+
+// Targets are offered -tls-ciphersuites in its order; the sink (OpenSSL's default) takes the
+// client's first choice. The log names what each connection agreed.
+TEST_F(DataPlaneTls, TargetsAreOfferedOurCipherSuitesInOrder) {
+  for (std::string_view suites : {"", "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"}) {
+    Sink sink(tls_sink(1));
+    std::vector<std::string> args = {"-target",
+                                     target_list(sink),
+                                     "-tls-target",
+                                     "-tls-target-ca",
+                                     pki_->ca_cert,
+                                     "-connections",
+                                     "1"};
+    if (!suites.empty()) {
+      args.emplace_back("-tls-ciphersuites");
+      args.emplace_back(suites);
+    }
+    auto proxy = start_proxy(args);
+    const std::string expected =
+        suites.empty() ? "TLSv1.3 TLS_AES_128_GCM_SHA256)" : "TLSv1.3 TLS_AES_256_GCM_SHA384)";
+    EXPECT_TRUE(proxy->wait_for_log(expected, seconds(10))) << proxy->log();
+  }
 }
 
 // TLS on both sides, and one TLS target killed mid-stream: nothing is lost or corrupted (a

@@ -33,6 +33,7 @@ struct ConnectionResult {
   std::uint64_t lines = 0;
   std::uint64_t bytes = 0;
   std::string error;
+  std::string tls_cipher;
 };
 
 std::string describe(std::string_view what, const error_code& ec) {
@@ -196,6 +197,7 @@ asio::awaitable<void> run_connection(const LoadGenOptions& options, asio::ssl::c
       result.error = describe("TLS handshake", ec);
       co_return;
     }
+    result.tls_cipher = SSL_get_cipher_name(stream.native_handle());
     co_await send_lines(stream, generator, result);
     if (result.error.empty()) co_await bounded(tls_shutdown(stream), options.close_timeout);
   } else {
@@ -228,6 +230,7 @@ std::string LoadGenResult::to_json() const {
                             ",\"lines_per_sec\":", seconds > 0 ? lines / seconds : 0.0,
                             ",\"bytes_per_sec\":", seconds > 0 ? bytes / seconds : 0.0,
                             ",\"failed_connections\":", failed_connections,
+                            ",\"tls_cipher\":", json_quote(tls_cipher),
                             ",\"error\":", json_quote(error), "}");
 }
 
@@ -268,6 +271,7 @@ LoadGenResult run_load_gen(const LoadGenOptions& options) {
   for (std::uint32_t i = 0; i < options.connections; ++i) {
     total.lines += results[i].lines;
     total.bytes += results[i].bytes;
+    if (total.tls_cipher.empty()) total.tls_cipher = results[i].tls_cipher;
     if (results[i].error.empty()) continue;
     ++total.failed_connections;
     if (total.error.empty()) {

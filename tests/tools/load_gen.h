@@ -38,6 +38,9 @@ struct LoadGenResult {
   double seconds = 0;       ///< From start until every connection was closed.
   std::uint32_t failed_connections = 0;
   std::string error;  ///< The first failure, naming the connection; empty when none failed.
+  /// TLS: the cipher suite the lowest-numbered connection with a handshake agreed, by OpenSSL's
+  /// name. This client offers OpenSSL's default order (TLS_AES_256_GCM_SHA384 first).
+  std::string tls_cipher;
 
   std::string to_json() const;
 };

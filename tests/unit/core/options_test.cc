@@ -114,6 +114,8 @@ TEST(OptionsTest, DocumentedDefaultsOfOurAdditions) {
   Options o = ParseOk({});
   EXPECT_EQ(o.tls_target_ca, "");
   EXPECT_EQ(o.tls_client_ca, "");
+  EXPECT_EQ(o.tls_ciphersuites,
+            "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
   EXPECT_EQ(o.failback_interval, 5min);
   EXPECT_EQ(o.read_buffer_bytes, 256u * 1024);
   EXPECT_EQ(o.threads, 2);
@@ -134,6 +136,7 @@ TEST(OptionsTest, ParsedDefaultsEqualTheStructDefaults) {
   EXPECT_EQ(parsed.port, plain.port);
   EXPECT_EQ(parsed.targets, plain.targets);
   EXPECT_EQ(parsed.connections, plain.connections);
+  EXPECT_EQ(parsed.tls_ciphersuites, plain.tls_ciphersuites);
   EXPECT_EQ(parsed.failback_interval, plain.failback_interval);
   EXPECT_EQ(parsed.read_buffer_bytes, plain.read_buffer_bytes);
   EXPECT_EQ(parsed.max_line_bytes, plain.max_line_bytes);
@@ -384,6 +387,24 @@ TEST_F(OptionsFilesTest, MissingClientCaIsRefused) {
               AllOf(HasSubstr("-tls-client-ca"), HasSubstr(missing_)));
 }
 
+TEST_F(OptionsFilesTest, CiphersuitesWithTlsOnEitherSide) {
+  EXPECT_EQ(
+      ParseOk({"-tls-target", "-tls-ciphersuites", "TLS_AES_256_GCM_SHA384"}).tls_ciphersuites,
+      "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(ParseOk({"-tls-cert", cert_, "-tls-key", key_, "-tls-ciphersuites",
+                     "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"})
+                .tls_ciphersuites,
+            "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
+}
+
+TEST(OptionsTest, CiphersuitesWithoutTlsOrEmptyAreRefused) {
+  EXPECT_THAT(ParseError({"-tls-ciphersuites", "TLS_AES_256_GCM_SHA384"}),
+              AllOf(HasSubstr("-tls-ciphersuites"), HasSubstr("TLS_AES_256_GCM_SHA384"),
+                    HasSubstr("-tls-target")));
+  EXPECT_THAT(ParseError({"-tls-target", "-tls-ciphersuites", ""}),
+              HasSubstr("for -tls-ciphersuites"));
+}
+
 // --- help -----------------------------------------------------------------------------------
 
 TEST(OptionsHelpTest, HelpFlagsGiveUsage) {
@@ -410,6 +431,7 @@ TEST(OptionsHelpTest, UsageListsEveryFlag) {
                                 "tls-target-skip-verify",
                                 "tls-target-ca",
                                 "tls-client-ca",
+                                "tls-ciphersuites",
                                 "failback-interval",
                                 "read-buffer-bytes",
                                 "max-line-bytes",
