@@ -10,7 +10,10 @@ exactly once (the sink's verifier) is marked failed. Standard library only.
 Parts (--only): plain (C = 1 and 4 connections, 64- and 200-byte lines), tls (C = 4, 200-byte
 lines, TLS from the clients and to the targets), mem (C = 100: the proxy's peak memory with many
 clients) and latency. "json-tcp-lb -threads 1" is json-tcp-lb with all clients on the
-data-plane thread, to compare with its default of 2 I/O threads. "go-json-tcp-lb" is the Go
+data-plane thread, to compare with its default of 2 I/O threads. "json-tcp-lb x2 -threads 1"
+(only when named in --modes) is two single-thread json-tcp-lb processes, each with half the
+clients and half the connections: what a write path split per thread could gain at most.
+"go-json-tcp-lb" is the Go
 program json-tcp-lb replaces, built from ../shared/peers/go-json-tcp-lb with Debian's golang-go
 (skipped with a message when either is missing).
 """
@@ -34,7 +37,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/path
 T1 = "json-tcp-lb -threads 1"
 GO = "go-json-tcp-lb"
+SHARDED = "json-tcp-lb x2 -threads 1"
 MODES = ("direct", "json-tcp-lb", "haproxy", GO, T1)
+ALL_MODES = MODES + (SHARDED,)
 # The Go original's source: a peer of the project, not part of it (override: GO_LB_SRC=/path).
 GO_SRC = os.environ.get("GO_LB_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers",
@@ -290,10 +295,11 @@ backend be
         self.log.close()
 
 
-def start_loadgen(opts, target, conns, lines, size, run_id, rate, latency, verify, tls):
+def start_loadgen(opts, target, conns, lines, size, run_id, rate, latency, verify, tls,
+                  first_stream=0):
     args = [os.path.join(opts.build, "tests/tools/lb-loadgen"), "-target", target,
             "-connections", str(conns), "-lines", str(lines), "-size", str(size),
-            "-run-id", run_id]
+            "-run-id", run_id, "-first-stream", str(first_stream)]
     if rate:
         args += ["-rate", str(rate)]
     if latency:
@@ -328,39 +334,57 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False,
     verify = latency or opts.verify
     sink = SinkProc(opts.build, 1 if mode == "direct" else 2, run_id, conns, lines, latency,
                     verify, tls)
-    proxy, gen = None, None
+    # SHARDED: two proxies, each with half the clients (streams split, so the sink still sees
+    # 0..conns-1) and half the connections; CPU and peak RSS are their sums.
+    shards = 2 if mode == SHARDED else 1
+    proxies, gens = [], []
     result = {"mode": mode, "connections": conns, "size": size, "tls": bool(tls), "ok": False,
               "expected_bytes": expected}
     try:
         if mode == "direct":
-            target = sink.addresses[0]
+            targets = [sink.addresses[0]]
         else:
-            kind, threads = ("json-tcp-lb", 1) if mode == T1 else (mode, None)
-            proxy = Proxy(kind, opts.build, sink.addresses, tmpdir, connections=lb_connections,
-                          tls=tls, threads=threads, name=mode.replace(" ", ""),
-                          go_binary=opts.go_binary)
-            target = f"{HOST}:{proxy.port}"
-            cpu0 = cpu_seconds(proxy.proc.pid)
-        gen = start_loadgen(opts, target, conns, lines, size, run_id, rate, latency, verify, tls)
-        rc, loadgen, err = finish_loadgen(gen)
-        if loadgen is not None:
-            result["loadgen"] = loadgen
-        gen_problems = [f"lb-loadgen exit {rc}"] if rc != 0 else []
-        if loadgen is None:
-            gen_problems.append(f"lb-loadgen: {err.strip()[:300]}")
+            kind, threads = ("json-tcp-lb", 1) if mode in (T1, SHARDED) else (mode, None)
+            per_proxy = lb_connections if shards == 1 else (lb_connections or 4) // shards
+            for i in range(shards):
+                proxies.append(Proxy(kind, opts.build, sink.addresses, tmpdir,
+                                     connections=per_proxy, tls=tls, threads=threads,
+                                     name=f"{mode.replace(' ', '')}{i}",
+                                     go_binary=opts.go_binary))
+            targets = [f"{HOST}:{p.port}" for p in proxies]
+            cpu0 = sum(cpu_seconds(p.proc.pid) for p in proxies)
+        share = conns // len(targets)
+        for i, target in enumerate(targets):
+            gens.append(start_loadgen(opts, target, share, lines, size, run_id, rate, latency,
+                                      verify, tls, first_stream=i * share))
+        gen_problems, loadgens = [], []
+        for gen in gens:
+            rc, loadgen, err = finish_loadgen(gen)
+            if rc != 0:
+                gen_problems.append(f"lb-loadgen exit {rc}")
+            if loadgen is None:
+                gen_problems.append(f"lb-loadgen: {err.strip()[:300]}")
+            else:
+                loadgens.append(loadgen)
+        if len(loadgens) == 1:
+            result["loadgen"] = loadgens[0]
+        elif loadgens:
+            result["loadgen"] = {"lines_per_sec": sum(g["lines_per_sec"] for g in loadgens),
+                                 "tls_cipher": loadgens[0].get("tls_cipher", "")}
         arrived = sink.wait_bytes(expected, timeout=60)
-        if proxy is not None:
-            result["proxy_cpu_s"] = cpu_seconds(proxy.proc.pid) - cpu0
-            result["proxy_peak_rss_kb"] = vm_hwm_kb(proxy.proc.pid)
+        if proxies:
+            result["proxy_cpu_s"] = sum(cpu_seconds(p.proc.pid) for p in proxies) - cpu0
+            result["proxy_peak_rss_kb"] = sum(vm_hwm_kb(p.proc.pid) for p in proxies)
     finally:
-        if gen is not None and gen.poll() is None:
-            gen.kill()
-            gen.wait()
+        for gen in gens:
+            if gen.poll() is None:
+                gen.kill()
+                gen.wait()
         try:
             report = sink.stop()
         finally:
-            if proxy is not None:
-                proxy.stop()
+            for p in proxies:
+                p.stop()
     got = report["bytes"]
     verify = report.get("verify", {})
     result["verified_lines"] = "verify" in report
@@ -373,7 +397,7 @@ def one_run(opts, mode, conns, size, total_bytes, tmpdir, rate=0, latency=False,
     })
     if "latency" in report:
         result["latency"] = report["latency"]
-    if proxy is not None and got:
+    if proxies and got:
         result["proxy_cpu_s_per_gb"] = result["proxy_cpu_s"] / (got / 1e9)
     problems = gen_problems
     if not arrived or got != expected:
@@ -409,7 +433,7 @@ def workloads(opts, modes, parts, tls):
             for conns in (1, 4):
                 out.append({"workload": f"C={conns} {size}B", "connections": conns, "size": size,
                             "mb": opts.mb_200 if size == 200 else opts.mb_64,
-                            "modes": modes})
+                            "modes": [m for m in modes if conns > 1 or m != SHARDED]})
     if "tls" in parts and tls:
         out.append({"workload": "C=4 200B TLS", "connections": 4, "size": 200,
                     "mb": opts.mb_tls, "modes": modes, "tls": tls})
@@ -437,7 +461,10 @@ def throughput(opts, modes, parts, tls, tmpdir):
                          "error": str(e)}
                 runs.append(r)
                 status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
-                print(f"  {mode:22} {w['workload']:13} rep {rep + 1}: "
+                cipher = r.get("loadgen", {}).get("tls_cipher")
+                if cipher:  # what the proxy chose for its clients (they offer AES-256 first)
+                    status += f" ({cipher})"
+                print(f"  {mode:25} {w['workload']:13} rep {rep + 1}: "
                       f"{fmt(r.get('mb_per_s'), '8.0f')} MB/s "
                       f"{fmt(r.get('seconds'), '5.2f')} s  {status}", flush=True)
             good = [r for r in runs if r["ok"]]
@@ -471,7 +498,7 @@ def throughput(opts, modes, parts, tls, tmpdir):
 def latency(opts, modes, tmpdir):
     out = []
     total_lines = opts.latency_rate * opts.latency_seconds
-    for mode in [m for m in modes if m != T1]:
+    for mode in [m for m in modes if m not in (T1, SHARDED)]:
         runs = []
         for rep in range(opts.latency_reps):
             try:
@@ -505,13 +532,13 @@ def print_tables(cells, lat, skipped):
     if cells:
         print()
         print("Throughput (medians; MB/s = sink bytes / (last byte - first byte received), 1 MB = 1e6 B)")
-        head = (f"{'workload':14} {'mode':22} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
+        head = (f"{'workload':14} {'mode':25} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
                 f"{'x haproxy':>9} {'x go':>5} {'CPU s/GB':>8} {'CPU x hap':>9} {'RSS MB':>7} "
                 f"{'ok':>4}")
         print(head)
         print("-" * len(head))
         for c in cells:
-            print(f"{c['workload']:14} {c['mode']:22} {fmt(c['mb_per_s'], '7.0f')} "
+            print(f"{c['workload']:14} {c['mode']:25} {fmt(c['mb_per_s'], '7.0f')} "
                   f"{fmt(c['lines_per_s'] and c['lines_per_s'] / 1e6, '8.2f')} "
                   f"{fmt(c['vs_direct'], '8.2f')} {fmt(c['vs_haproxy'], '9.2f')} "
                   f"{fmt(c['vs_go'], '5.2f')} {fmt(c['proxy_cpu_s_per_gb'], '8.2f')} "
@@ -551,7 +578,7 @@ def main():
     ap.add_argument("--verify", action="store_true",
                     help="throughput runs also parse and verify every line (slows the sink)")
     ap.add_argument("--modes", default=",".join(MODES),
-                    help=f"comma list (default all): {', '.join(MODES)}")
+                    help=f"comma list (default: {', '.join(MODES)}); also: {SHARDED}")
     ap.add_argument("--lb-args", default="",
                     help="more json-tcp-lb flags, space-separated (e.g. '-queue-bytes 4MiB')")
     ap.add_argument("--out", default=None, help="default: BUILD/bench/results.json")
@@ -563,7 +590,7 @@ def main():
             sys.exit(f"bench: {opts.build}/{tool} missing; run make build")
     modes = [m.strip() for m in opts.modes.split(",") if m.strip()]
     parts = [p.strip() for p in opts.only.split(",") if p.strip()]
-    for name, given, known in (("--modes", modes, MODES), ("--only", parts, PARTS)):
+    for name, given, known in (("--modes", modes, ALL_MODES), ("--only", parts, PARTS)):
         unknown = [x for x in given if x not in known]
         if unknown:
             sys.exit(f"bench: {name}: unknown {unknown}; known: {', '.join(known)}")
