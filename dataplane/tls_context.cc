@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<ssl::context>> new_context(ssl::context::method m
     return absl::InvalidArgumentError(
         str_cat("invalid value \"", o.tls_ciphersuites,
                 "\" for -tls-ciphersuites: not a colon-separated list of TLS 1.3 cipher suites "
-                "OpenSSL knows (",
+                "OpenSSL knows (the default is ",
                 kDefaultTlsCiphersuites, ")"));
   }
   return context;
