@@ -104,6 +104,31 @@ void deliver(const SessionEnv& env, Batch batch) {
   });
 }
 
+// The room a pop woke this session for. It is used when the session queues a batch (the
+// batch's pop wakes the next client); when the session finds nothing to read or ends instead,
+// it hands the room on, or the clients waiting behind it would wait for a pop that never comes.
+class WokenForRoom {
+ public:
+  explicit WokenForRoom(const SessionEnv& env) : env_(env) {}
+  ~WokenForRoom() { hand_on(); }
+  WokenForRoom(const WokenForRoom&) = delete;
+  WokenForRoom& operator=(const WokenForRoom&) = delete;
+
+  /// After wait_for_room(): true if it waited. A session that read only part of a line holds
+  /// on to the room it was woken for until it queues a batch or finds nothing more to read.
+  void woken(bool woken) { held_ = held_ || woken; }
+  void used() { held_ = false; }
+  void hand_on() {
+    if (!held_) return;
+    held_ = false;
+    on_data_plane(env_, [queue = env_.queue] { queue->hand_on_room(); });
+  }
+
+ private:
+  const SessionEnv& env_;
+  bool held_ = false;
+};
+
 // What one read brought: the error (if any), the bytes read, and the lines they completed.
 struct ReadOutcome {
   boost::system::error_code ec;
@@ -120,7 +145,8 @@ struct ReadOutcome {
 // the client goes quiet.
 template <typename Stream>
 asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitter,
-                                            std::chrono::milliseconds idle_timeout) {
+                                            std::chrono::milliseconds idle_timeout,
+                                            WokenForRoom& room) {
   for (;;) {
     ReadOutcome out;
     std::span<char> space = splitter.prepare();
@@ -137,6 +163,7 @@ asio::awaitable<ReadOutcome> read_and_split(Stream& stream, LineSplitter& splitt
       co_return out;
     }
     splitter.release();
+    room.hand_on();  // nothing to queue until the client sends more
     // The common case waits inline: no timer, no extra coroutine frame (this runs each time a
     // client's socket is drained).
     boost::system::error_code ec;
@@ -160,21 +187,23 @@ asio::awaitable<void> read_lines(const std::shared_ptr<const SessionEnv>& env, S
   std::uint64_t bytes = 0;
   std::string end = "closed the connection";
   bool rejected = false;
+  WokenForRoom room(*env);
   for (;;) {
     // Stops reading while the queue is full, so TCP slows the client down.
-    co_await env->queue->wait_for_room(registry.cut_flag());
+    room.woken(co_await env->queue->wait_for_room(registry.cut_flag()));
     if (registry.cut()) {
       end = "was cut off by the drain timeout";
       break;
     }
     splitter.set_read_bytes(
         read_size(env->read_buffer_bytes, env->sessions->load(std::memory_order_relaxed)));
-    auto [ec, n, result] = co_await read_and_split(stream, splitter, env->idle_timeout);
+    auto [ec, n, result] = co_await read_and_split(stream, splitter, env->idle_timeout, room);
     if (n > 0) {
       bytes += n;
       if (!result.batch.empty()) {
         lines += result.batch.lines();
         deliver(*env, std::move(result.batch));
+        room.used();
       }
       if (result.line_too_long) {
         on_data_plane(*env, [stats = env->stats] { stats->line_too_long(); });

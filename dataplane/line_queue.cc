@@ -42,8 +42,8 @@ std::vector<Batch> LineQueue::pop(std::size_t max_bytes) {
   return batches;
 }
 
-asio::awaitable<void> LineQueue::wait_for_room(const std::atomic<bool>& give_up) {
-  if (!nearly_full() || give_up) co_return;
+asio::awaitable<bool> LineQueue::wait_for_room(const std::atomic<bool>& give_up) {
+  if (!nearly_full() || give_up) co_return false;
   // The queue and its waiters live on the data-plane thread: a session on a reader thread goes
   // there to wait, and comes back.
   const bool away = !data_plane_.running_in_this_thread();
@@ -53,6 +53,7 @@ asio::awaitable<void> LineQueue::wait_for_room(const std::atomic<bool>& give_up)
     while (queue_.full() && !give_up) co_await clients_waiting_.wait(timer, std::nullopt);
   }
   if (away) co_await asio::post(asio::use_awaitable);  // back to the session's own executor
+  co_return true;
 }
 
 void LineQueue::close() {

@@ -42,8 +42,9 @@ class LineQueue {
     return admitted_bytes_.load(std::memory_order_relaxed) >= queue_.capacity_bytes();
   }
   /// Returns once the queue has room, or at once when `give_up` is set. Resumes on the caller's
-  /// executor; waits on the data-plane thread.
-  asio::awaitable<void> wait_for_room(const std::atomic<bool>& give_up);
+  /// executor; waits on the data-plane thread. True when it waited: the caller was woken for
+  /// room, and must queue a batch or hand the room on (hand_on_room()).
+  asio::awaitable<bool> wait_for_room(const std::atomic<bool>& give_up);
 
   // --- data-plane thread ---
   asio::io_context::executor_type executor() const { return data_plane_; }
@@ -53,6 +54,12 @@ class LineQueue {
   void requeue(std::vector<Batch> batches);
   /// Takes up to `max_bytes` (at least one batch), waking clients for the room it made.
   std::vector<Batch> pop(std::size_t max_bytes);
+  /// A client woken for room that will not use it (it found nothing to read, or ended) wakes
+  /// the next one waiting, if the room is still there. Otherwise, with no batch queued, no pop
+  /// would come to wake the clients behind it.
+  void hand_on_room() {
+    if (!queue_.full()) clients_waiting_.notify(1);
+  }
   /// Wakes every client waiting for room (they check why they wait again).
   void wake_clients() { clients_waiting_.notify_all(); }
 

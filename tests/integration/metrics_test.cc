@@ -1,6 +1,7 @@
 // The data plane's metrics, read from the Prometheus registry (not over HTTP) after driving a
 // DataPlane in-process: an io_context thread with a port-0 listener, the test kit's sink as
 // targets and its load generator as clients. Counters must agree with what the sink received.
+// The gauges also let tests set up exact queue states (backpressure).
 #include <gtest/gtest.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
@@ -460,6 +461,56 @@ TEST(Metrics, TotalsKeepWhatRemovedTargetsDelivered) {
     EXPECT_EQ(status.totals.received_lines, n);
   });
 }
+
+// Backpressure, seen through the queue gauges. A client whose last read fills the queue waits
+// for room with only its end of stream left to read. When the queue drains, the room it is woken
+// for goes unused (it ends without queuing anything): it must pass it on to the clients waiting
+// behind it, or they wait until the drain timeout cuts them off. With every client on the
+// data-plane thread and with clients on reader threads.
+class Backpressure : public ::testing::TestWithParam<int> {};
+
+TEST_P(Backpressure, RoomAClientLeavesUnusedWakesTheNextOne) {
+  using boost::asio::ip::tcp;
+  lbtest::Sink sink(lbtest::SinkOptions{});
+  ASSERT_TRUE(sink.close_port(0, false));  // down, so the queue fills and stays full
+  Options options;
+  options.connections = 1;
+  options.queue_bytes = 64 * 1024;
+  options.threads = GetParam();
+  InProcessLb lb(sink.ports(), options);
+
+  boost::asio::io_context io;
+  const std::string line = std::string(255, 'x') + "\n";
+  auto send_and_close = [&](tcp::socket& client, int lines) {
+    client.connect({boost::asio::ip::make_address("127.0.0.1"), lb.port()});
+    std::string text;
+    for (int i = 0; i < lines; ++i) text += line;
+    boost::asio::write(client, boost::asio::buffer(text));
+    client.shutdown(tcp::socket::shutdown_send);
+  };
+  // Exactly a queue's worth, then the end of the stream.
+  tcp::socket first(io);
+  send_and_close(first, 256);
+  ASSERT_TRUE(lb.wait_for([](const Scrape& s) {
+    return s.get("jsontcplb_queue_bytes") == 64 * 1024;
+  })) << "the first client did not fill the queue";
+  // Three more, which find the queue full before their first read.
+  std::vector<tcp::socket> more;
+  for (int i = 0; i < 3; ++i) send_and_close(more.emplace_back(io), 10);
+  ASSERT_TRUE(
+      lb.wait_for([](const Scrape& s) { return s.get("jsontcplb_client_connections") == 4; }));
+
+  sink.reopen_port(0);
+  EXPECT_TRUE(sink.wait_until([&] { return sink.lines(0) == 256 + 3 * 10; }, kWait))
+      << "the target got " << sink.lines(0) << " of " << 256 + 3 * 10 << " lines";
+  EXPECT_TRUE(lb.wait_for(settled))
+      << "clients still open: " << lb.snapshot().get("jsontcplb_client_connections");
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, Backpressure, ::testing::Values(1, 4),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return std::to_string(p.param);
+                         });
 
 TEST(BufferedHistogram, PublishesBucketsAndSumOnlyWhenFlushed) {
   prometheus::Registry registry;

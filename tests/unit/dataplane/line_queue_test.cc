@@ -49,12 +49,13 @@ class LineQueueTest : public ::testing::Test {
     queue_.admit(bytes);
     queue_.push(batch_of(bytes));
   }
-  // Starts a client that waits for room; `done` counts it once it may read again.
+  // Starts a client that waits for room; `done` counts it once it may read again, `woken_` if
+  // it had to wait.
   void client_waits_for_room(std::atomic<int>& done) {
     asio::co_spawn(
         io_,
         [this, &done]() -> asio::awaitable<void> {
-          co_await queue_.wait_for_room(give_up_);
+          if (co_await queue_.wait_for_room(give_up_)) ++woken_;
           ++done;
         },
         asio::detached);
@@ -64,6 +65,7 @@ class LineQueueTest : public ::testing::Test {
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   LineQueue queue_{io_.get_executor(), kCapacity, kReadBytes};
   std::atomic<bool> give_up_{false};
+  std::atomic<int> woken_{0};
 };
 
 TEST_F(LineQueueTest, AdmittedBytesCountAgainstTheRoomBeforeTheyArrive) {
@@ -110,6 +112,7 @@ TEST_F(LineQueueTest, AFullQueueHoldsClientsUntilAPopMakesRoom) {
   EXPECT_EQ(done, 0) << "a full queue must stop the client";
   queue_.pop(kReadBytes);
   EXPECT_TRUE(run_until([&] { return done == 1; }));
+  EXPECT_EQ(woken_, 1) << "it says it was woken for room";
 }
 
 TEST_F(LineQueueTest, ClientsWithRoomDoNotWait) {
@@ -117,6 +120,28 @@ TEST_F(LineQueueTest, ClientsWithRoomDoNotWait) {
   std::atomic<int> done{0};
   client_waits_for_room(done);
   EXPECT_TRUE(run_until([&] { return done == 1; }));
+  EXPECT_EQ(woken_, 0) << "it holds no room to hand on";
+}
+
+TEST_F(LineQueueTest, RoomAWokenClientDoesNotUseIsHandedOn) {
+  deliver(kReadBytes / 2);
+  for (int i = 0; i < 9; ++i) deliver(kReadBytes);
+  deliver(kReadBytes / 2);
+  ASSERT_TRUE(queue_.full());
+  std::atomic<int> done{0};
+  for (int i = 0; i < 3; ++i) client_waits_for_room(done);
+  settle();
+  ASSERT_EQ(queue_.pop(1).size(), 1u);  // half a read of room: one client
+  ASSERT_TRUE(run_until([&] { return done == 1; }));
+  // It ends, or finds nothing to read: the next one gets the room.
+  queue_.hand_on_room();
+  ASSERT_TRUE(run_until([&] { return done == 2; }));
+  // That one fills the queue again: nothing to hand on.
+  deliver(kReadBytes / 2);
+  queue_.hand_on_room();
+  settle();
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(woken_, 2);
 }
 
 TEST_F(LineQueueTest, APopWakesOnlyAsManyClientsAsItsRoomTakes) {
