@@ -450,16 +450,19 @@ def throughput(opts, modes, parts, tls, tmpdir):
     cells = []
     for w in workloads(opts, modes, parts, tls):
         conns, size = w["connections"], w["size"]
-        for mode in w["modes"]:
-            runs = []
-            for rep in range(opts.reps):
+        # Rep by rep, every mode in turn (not all reps of one mode, then the next): this box's
+        # speed drifts by tens of percent within minutes, and interleaving spreads the drift
+        # over all modes instead of favouring whichever ran in a fast stretch.
+        runs = {mode: [] for mode in w["modes"]}
+        for rep in range(opts.reps):
+            for mode in w["modes"]:
                 try:
                     r = one_run(opts, mode, conns, size, w["mb"] * 10**6, tmpdir,
                                 tls=w.get("tls"), lb_connections=w.get("lb_connections", 4))
                 except Exception as e:  # a run that cannot run is reported, not fatal
                     r = {"mode": mode, "connections": conns, "size": size, "ok": False,
                          "error": str(e)}
-                runs.append(r)
+                runs[mode].append(r)
                 status = "ok" if r["ok"] else "FAILED: " + r.get("error", "")
                 cipher = r.get("loadgen", {}).get("tls_cipher")
                 if cipher:  # what the proxy chose for its clients (they offer AES-256 first)
@@ -467,10 +470,11 @@ def throughput(opts, modes, parts, tls, tmpdir):
                 print(f"  {mode:25} {w['workload']:13} rep {rep + 1}: "
                       f"{fmt(r.get('mb_per_s'), '8.0f')} MB/s "
                       f"{fmt(r.get('seconds'), '5.2f')} s  {status}", flush=True)
-            good = [r for r in runs if r["ok"]]
+        for mode in w["modes"]:
+            good = [r for r in runs[mode] if r["ok"]]
             cells.append({
                 "workload": w["workload"], "mode": mode, "connections": conns, "size": size,
-                "tls": "tls" in w, "runs": runs, "ok_runs": len(good),
+                "tls": "tls" in w, "runs": runs[mode], "ok_runs": len(good),
                 "mb_per_s": median([r["mb_per_s"] for r in good]),
                 "lines_per_s": median([r["lines_per_s"] for r in good]),
                 "proxy_cpu_s_per_gb": median([r["proxy_cpu_s_per_gb"] for r in good
