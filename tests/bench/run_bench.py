@@ -13,7 +13,9 @@ clients) and latency. "json-tcp-lb -threads 1" is json-tcp-lb with all clients o
 data-plane thread, to compare with its default of 2 I/O threads. "json-tcp-lb x2 -threads 1"
 (only when named in --modes) is two single-thread json-tcp-lb processes, each with half the
 clients and half the connections: what a write path split per thread could gain at most.
-"go-json-tcp-lb" is the Go
+"relay copy" and "relay splice" (only when named in --modes; not with TLS) are lb-relay, a
+do-nothing proxy (one target connection per client, bytes forwarded as they come, by read and
+write or by splice(2)): the ceiling this machine sets for any proxy. "go-json-tcp-lb" is the Go
 program json-tcp-lb replaces, built from ../shared/peers/go-json-tcp-lb with Debian's golang-go
 (skipped with a message when either is missing).
 """
@@ -38,8 +40,9 @@ HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/p
 T1 = "json-tcp-lb -threads 1"
 GO = "go-json-tcp-lb"
 SHARDED = "json-tcp-lb x2 -threads 1"
+RELAYS = ("relay copy", "relay splice")
 MODES = ("direct", "json-tcp-lb", "haproxy", GO, T1)
-ALL_MODES = MODES + (SHARDED,)
+ALL_MODES = MODES + (SHARDED,) + RELAYS
 # The Go original's source: a peer of the project, not part of it (override: GO_LB_SRC=/path).
 GO_SRC = os.environ.get("GO_LB_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers",
@@ -217,7 +220,7 @@ class SinkProc:
 
 
 class Proxy:
-    """json-tcp-lb or HAProxy in front of the sink's ports; None for direct.
+    """json-tcp-lb, HAProxy, the Go original or lb-relay in front of the sink's ports.
 
     connections, threads: json-tcp-lb's -connections and -threads (None: its default). tls:
     make_tls_files() for TLS from the clients and to the targets, None for plain TCP. name
@@ -249,6 +252,11 @@ class Proxy:
             if tls:
                 args += ["-tls-cert", tls["cert"], "-tls-key", tls["key"], "-tls-target",
                          "-tls-target-skip-verify"]
+        elif kind in RELAYS:
+            args = [os.path.join(bin_dir, "tests/tools/lb-relay"), "-listen",
+                    f"{HOST}:{self.port}", "-target", ",".join(targets)]
+            if kind == "relay copy":
+                args.append("-copy")
         else:
             cfg = os.path.join(tmpdir, f"{name or kind}.cfg")
             # Same TLS work as json-tcp-lb: terminate the clients' TLS, verify the targets.
@@ -436,7 +444,8 @@ def workloads(opts, modes, parts, tls):
                             "modes": [m for m in modes if conns > 1 or m != SHARDED]})
     if "tls" in parts and tls:
         out.append({"workload": "C=4 200B TLS", "connections": 4, "size": 200,
-                    "mb": opts.mb_tls, "modes": modes, "tls": tls})
+                    "mb": opts.mb_tls, "modes": [m for m in modes if m not in RELAYS],
+                    "tls": tls})
     if "mem" in parts:
         # Many clients at once: the proxy's per-client memory shows in its peak RSS. json-tcp-lb
         # at its default -connections, as a user would run it; direct has no proxy to measure.
@@ -582,17 +591,21 @@ def main():
     ap.add_argument("--verify", action="store_true",
                     help="throughput runs also parse and verify every line (slows the sink)")
     ap.add_argument("--modes", default=",".join(MODES),
-                    help=f"comma list (default: {', '.join(MODES)}); also: {SHARDED}")
+                    help=f"comma list (default: {', '.join(MODES)}); also: "
+                         f"{', '.join((SHARDED,) + RELAYS)}")
     ap.add_argument("--lb-args", default="",
                     help="more json-tcp-lb flags, space-separated (e.g. '-queue-bytes 4MiB')")
     ap.add_argument("--out", default=None, help="default: BUILD/bench/results.json")
     opts = ap.parse_args()
     LB_ARGS.extend(opts.lb_args.split())
 
-    for tool in ("tests/tools/lb-sink", "tests/tools/lb-loadgen", "dataplane/json-tcp-lb"):
+    modes = [m.strip() for m in opts.modes.split(",") if m.strip()]
+    tools = ["tests/tools/lb-sink", "tests/tools/lb-loadgen", "dataplane/json-tcp-lb"]
+    if any(m in RELAYS for m in modes):
+        tools.append("tests/tools/lb-relay")
+    for tool in tools:
         if not os.access(os.path.join(opts.build, tool), os.X_OK):
             sys.exit(f"bench: {opts.build}/{tool} missing; run make build")
-    modes = [m.strip() for m in opts.modes.split(",") if m.strip()]
     parts = [p.strip() for p in opts.only.split(",") if p.strip()]
     for name, given, known in (("--modes", modes, ALL_MODES), ("--only", parts, PARTS)):
         unknown = [x for x in given if x not in known]

@@ -11,6 +11,7 @@
 
 #include "tests/tools/line_format.h"
 #include "tests/tools/load_gen.h"
+#include "tests/tools/relay.h"
 #include "tests/tools/sink.h"
 #include "tests/tools/test_pki.h"
 #include "tests/tools/verifier.h"
@@ -353,6 +354,7 @@ class RawClient {
                sizeof five_seconds);
   }
   void send(const std::string& text) { asio::write(socket_, asio::buffer(text)); }
+  void finish() { socket_.shutdown(tcp::socket::shutdown_send); }
   // True once the peer has acknowledged everything we sent.
   bool all_acknowledged() {
     int unacked = 0;
@@ -453,6 +455,68 @@ TEST_P(ClosePort, ReadsWhatTheKernelAcknowledged) {
 
 INSTANTIATE_TEST_SUITE_P(AbortOrGraceful, ClosePort, ::testing::Bool(),
                          [](const auto& test) { return test.param ? "Abort" : "Graceful"; });
+
+// --- relay -----------------------------------------------------------------------------------
+
+class RelayTest : public ::testing::TestWithParam<bool> {
+ protected:
+  RelayOptions relay_to(const Sink& sink) const {
+    RelayOptions options;
+    options.splice = GetParam();
+    for (const std::uint16_t port : sink.ports()) options.targets.push_back({"127.0.0.1", port});
+    return options;
+  }
+};
+
+TEST_P(RelayTest, ForwardsEveryByteOverOneConnectionPerClientRoundRobin) {
+  SinkOptions sink_options;
+  sink_options.ports = 2;
+  Sink sink(sink_options);
+  Relay relay(relay_to(sink));
+  ASSERT_NE(relay.port(), 0);
+  LoadGenOptions o = load(relay.port(), 6, 5000);
+  o.line_size = 700;  // lines straddle the relay's reads
+  const LoadGenResult result = run_load_gen(o);
+  ASSERT_EQ(result.failed_connections, 0u) << result.error;
+  ASSERT_TRUE(sink.wait_for_total_lines(30000, kWait));
+  const Report r = sink.verifier().report("run", 6, 5000);
+  EXPECT_TRUE(r.exactly_once()) << r.to_string();
+  EXPECT_EQ(sink.accepted(0), 3u);
+  EXPECT_EQ(sink.accepted(1), 3u);
+  EXPECT_EQ(sink.lines(0), 15000u);
+  EXPECT_EQ(sink.bytes(0) + sink.bytes(1), result.bytes);
+}
+
+// The client sees its connection close only after the target has read everything.
+TEST_P(RelayTest, ClosesTheClientAfterTheTargetHasReadEverything) {
+  Sink sink(SinkOptions{});
+  Relay relay(relay_to(sink));
+  RawClient client(relay.port());
+  std::string lines;
+  for (std::uint64_t seq = 0; seq < 1000; ++seq) append_line(lines, "run", 0, seq, 300);
+  client.send(lines);
+  client.finish();
+  EXPECT_EQ(client.read_until_closed(), asio::error::eof);
+  EXPECT_EQ(sink.total_lines(), 1000u);
+  EXPECT_TRUE(sink.verifier().report("run", 1, 1000).exactly_once());
+}
+
+TEST_P(RelayTest, ClosesTheClientWhenTheTargetRefuses) {
+  std::uint16_t dead_port = 0;
+  {
+    Sink sink(SinkOptions{});
+    dead_port = sink.ports()[0];
+  }  // nothing listens there any more
+  RelayOptions options;
+  options.splice = GetParam();
+  options.targets.push_back({"127.0.0.1", dead_port});
+  Relay relay(options);
+  RawClient client(relay.port());
+  EXPECT_EQ(client.read_until_closed(), asio::error::eof);
+}
+
+INSTANTIATE_TEST_SUITE_P(SpliceOrCopy, RelayTest, ::testing::Bool(),
+                         [](const auto& test) { return test.param ? "Splice" : "Copy"; });
 
 // --- TLS -------------------------------------------------------------------------------------
 
