@@ -13,9 +13,10 @@ clients) and latency. "json-tcp-lb -threads 1" is json-tcp-lb with all clients o
 data-plane thread, to compare with its default of 2 I/O threads. "json-tcp-lb x2 -threads 1"
 (only when named in --modes) is two single-thread json-tcp-lb processes, each with half the
 clients and half the connections: what a write path split per thread could gain at most.
-"relay copy" and "relay splice" (only when named in --modes; not with TLS) are lb-relay, a
+"relay copy" and "relay splice" (not with TLS, not in the latency runs) are lb-relay, a
 do-nothing proxy (one target connection per client, bytes forwarded as they come, by read and
-write or by splice(2)): the ceiling this machine sets for any proxy. "go-json-tcp-lb" is the Go
+write or by splice(2)): the ceiling this machine sets for any proxy ("x splice" compares with
+relay splice). "go-json-tcp-lb" is the Go
 program json-tcp-lb replaces, built from ../shared/peers/go-json-tcp-lb with Debian's golang-go
 (skipped with a message when either is missing).
 """
@@ -40,9 +41,10 @@ HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/p
 T1 = "json-tcp-lb -threads 1"
 GO = "go-json-tcp-lb"
 SHARDED = "json-tcp-lb x2 -threads 1"
-RELAYS = ("relay copy", "relay splice")
-MODES = ("direct", "json-tcp-lb", "haproxy", GO, T1)
-ALL_MODES = MODES + (SHARDED,) + RELAYS
+SPLICE = "relay splice"  # the ceiling the "x splice" column compares with
+RELAYS = ("relay copy", SPLICE)
+MODES = ("direct",) + RELAYS + ("json-tcp-lb", "haproxy", GO, T1)
+ALL_MODES = MODES + (SHARDED,)
 # The Go original's source: a peer of the project, not part of it (override: GO_LB_SRC=/path).
 GO_SRC = os.environ.get("GO_LB_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers",
@@ -496,9 +498,12 @@ def throughput(opts, modes, parts, tls, tmpdir):
         d = index.get(("direct", c["workload"]))
         h = index.get(("haproxy", c["workload"]))
         g = index.get((GO, c["workload"]))
+        r = index.get((SPLICE, c["workload"]))
         hc = h and h["proxy_cpu_s_per_gb"]
         c["vs_go"] = (c["mb_per_s"] / g["mb_per_s"]
                       if g and g["mb_per_s"] and c["mb_per_s"] else None)
+        c["vs_splice"] = (c["mb_per_s"] / r["mb_per_s"]
+                          if r and r["mb_per_s"] and c["mb_per_s"] else None)
         c["cpu_vs_haproxy"] = (c["proxy_cpu_s_per_gb"] / hc
                                if hc and c["proxy_cpu_s_per_gb"] else None)
         c["vs_direct"] = (c["mb_per_s"] / d["mb_per_s"]
@@ -511,7 +516,7 @@ def throughput(opts, modes, parts, tls, tmpdir):
 def latency(opts, modes, tmpdir):
     out = []
     total_lines = opts.latency_rate * opts.latency_seconds
-    for mode in [m for m in modes if m not in (T1, SHARDED)]:
+    for mode in [m for m in modes if m not in (T1, SHARDED) + RELAYS]:
         runs = []
         for rep in range(opts.latency_reps):
             try:
@@ -546,7 +551,7 @@ def print_tables(cells, lat, skipped):
         print()
         print("Throughput (medians; MB/s = sink bytes / (last byte - first byte received), 1 MB = 1e6 B)")
         head = (f"{'workload':14} {'mode':25} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
-                f"{'x haproxy':>9} {'x go':>5} {'CPU s/GB':>8} {'CPU x hap':>9} {'RSS MB':>7} "
+                f"{'x haproxy':>9} {'x go':>5} {'x splice':>8} {'CPU s/GB':>8} {'CPU x hap':>9} {'RSS MB':>7} "
                 f"{'ok':>4}")
         print(head)
         print("-" * len(head))
@@ -554,7 +559,8 @@ def print_tables(cells, lat, skipped):
             print(f"{c['workload']:14} {c['mode']:25} {fmt(c['mb_per_s'], '7.0f')} "
                   f"{fmt(c['lines_per_s'] and c['lines_per_s'] / 1e6, '8.2f')} "
                   f"{fmt(c['vs_direct'], '8.2f')} {fmt(c['vs_haproxy'], '9.2f')} "
-                  f"{fmt(c['vs_go'], '5.2f')} {fmt(c['proxy_cpu_s_per_gb'], '8.2f')} "
+                  f"{fmt(c['vs_go'], '5.2f')} {fmt(c['vs_splice'], '8.2f')} "
+                  f"{fmt(c['proxy_cpu_s_per_gb'], '8.2f')} "
                   f"{fmt(c['cpu_vs_haproxy'], '9.2f')} {fmt(c['proxy_peak_rss_mb'], '7.1f')} "
                   f"{c['ok_runs']}/{len(c['runs'])}")
     if lat:
@@ -591,8 +597,7 @@ def main():
     ap.add_argument("--verify", action="store_true",
                     help="throughput runs also parse and verify every line (slows the sink)")
     ap.add_argument("--modes", default=",".join(MODES),
-                    help=f"comma list (default: {', '.join(MODES)}); also: "
-                         f"{', '.join((SHARDED,) + RELAYS)}")
+                    help=f"comma list (default: {', '.join(MODES)}); also: {SHARDED}")
     ap.add_argument("--lb-args", default="",
                     help="more json-tcp-lb flags, space-separated (e.g. '-queue-bytes 4MiB')")
     ap.add_argument("--out", default=None, help="default: BUILD/bench/results.json")
