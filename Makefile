@@ -69,8 +69,8 @@ run: build
 test: deps build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600 -j$(JOBS)
 
-# Throughput and latency: direct, json-tcp-lb, HAProxy and the Go original (built from
-# ../shared/peers/go-json-tcp-lb) on loopback (a few minutes).
+# Throughput and latency: direct, json-tcp-lb, HAProxy, the Go original (built from
+# ../shared/peers/go-json-tcp-lb) and lb-relay, a do-nothing proxy, on loopback (a few minutes).
 # Table on stdout, JSON in $(BUILD)/bench/results.json. BENCH_ARGS=--latency: latency only;
 # --help for the rest.
 BENCH_ARGS ?=

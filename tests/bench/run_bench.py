@@ -16,9 +16,9 @@ clients and half the connections: what a write path split per thread could gain 
 "relay copy" and "relay splice" (not with TLS, not in the latency runs) are lb-relay, a
 do-nothing proxy (one target connection per client, bytes forwarded as they come, by read and
 write or by splice(2)): the ceiling this machine sets for any proxy ("x splice" compares with
-relay splice). "go-json-tcp-lb" is the Go
-program json-tcp-lb replaces, built from ../shared/peers/go-json-tcp-lb with Debian's golang-go
-(skipped with a message when either is missing).
+relay splice). "go-json-tcp-lb" is the Go program json-tcp-lb replaces, built from
+../shared/peers/go-json-tcp-lb with Debian's golang-go (skipped with a message when either is
+missing).
 """
 
 import argparse
@@ -41,8 +41,9 @@ HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")  # override: HAPROXY=/p
 T1 = "json-tcp-lb -threads 1"
 GO = "go-json-tcp-lb"
 SHARDED = "json-tcp-lb x2 -threads 1"
+COPY = "relay copy"
 SPLICE = "relay splice"  # the ceiling the "x splice" column compares with
-RELAYS = ("relay copy", SPLICE)
+RELAYS = (COPY, SPLICE)
 MODES = ("direct",) + RELAYS + ("json-tcp-lb", "haproxy", GO, T1)
 ALL_MODES = MODES + (SHARDED,)
 # The Go original's source: a peer of the project, not part of it (override: GO_LB_SRC=/path).
@@ -257,7 +258,7 @@ class Proxy:
         elif kind in RELAYS:
             args = [os.path.join(bin_dir, "tests/tools/lb-relay"), "-listen",
                     f"{HOST}:{self.port}", "-target", ",".join(targets)]
-            if kind == "relay copy":
+            if kind == COPY:
                 args.append("-copy")
         else:
             cfg = os.path.join(tmpdir, f"{name or kind}.cfg")
@@ -551,8 +552,8 @@ def print_tables(cells, lat, skipped):
         print()
         print("Throughput (medians; MB/s = sink bytes / (last byte - first byte received), 1 MB = 1e6 B)")
         head = (f"{'workload':14} {'mode':25} {'MB/s':>7} {'Mlines/s':>8} {'x direct':>8} "
-                f"{'x haproxy':>9} {'x go':>5} {'x splice':>8} {'CPU s/GB':>8} {'CPU x hap':>9} {'RSS MB':>7} "
-                f"{'ok':>4}")
+                f"{'x haproxy':>9} {'x go':>5} {'x splice':>8} {'CPU s/GB':>8} {'CPU x hap':>9} "
+                f"{'RSS MB':>7} {'ok':>4}")
         print(head)
         print("-" * len(head))
         for c in cells:
