@@ -150,10 +150,14 @@ asio::awaitable<TlsStream::ReadResult> TlsStream::read_some(asio::mutable_buffer
                                                             bool wait) {
   auto* data = static_cast<char*>(buffer.data());
   std::size_t got = 0;
+  // OpenSSL's error queue must be empty before a call whose result SSL_get_error judges. It
+  // is cleared on entry and after every suspension (other connections on this thread may fail
+  // meanwhile), not before each record: a successful call adds nothing, and clearing the
+  // queue each time cost 1.4% of the proxy's time with TLS.
+  ERR_clear_error();
   for (;;) {
     // SSL_read returns one record (at most 16 KiB) per call: keep going while records are
     // there, so a 64 KiB read stays one 64 KiB batch.
-    ERR_clear_error();
     errno = 0;
     std::size_t n = 0;
     const int result = SSL_read_ex(ssl_, data + got, buffer.size() - got, &n);
@@ -164,6 +168,7 @@ asio::awaitable<TlsStream::ReadResult> TlsStream::read_some(asio::mutable_buffer
     // Reading may have produced output (a reply to a key update); send it.
     if (!out_.empty()) {
       if (auto ec = co_await flush(); ec && got == 0) co_return ReadResult{ec, 0};
+      ERR_clear_error();
     }
     if (result == 1 && got < buffer.size()) continue;
     // Bytes already read are returned first; an error or end of stream shows on the next call.
@@ -173,17 +178,18 @@ asio::awaitable<TlsStream::ReadResult> TlsStream::read_some(asio::mutable_buffer
       if (!wait) co_return ReadResult{asio::error::would_block, 0};
       auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, kUseAwaitable);
       if (ec) co_return ReadResult{ec, 0};
+      ERR_clear_error();
     }
   }
 }
 
 asio::awaitable<boost::system::error_code> TlsStream::write(
     std::span<const asio::const_buffer> buffers) {
+  ERR_clear_error();  // once: nothing suspends before a failure ends the loop (see read_some)
   for (const asio::const_buffer& b : buffers) {
     const auto* data = static_cast<const char*>(b.data());
     std::size_t left = b.size();
     while (left > 0) {
-      ERR_clear_error();
       errno = 0;
       std::size_t n = 0;
       const int result = SSL_write_ex(ssl_, data, left, &n);
