@@ -138,7 +138,7 @@ TestPki* TlsStreamTest::pki_ = nullptr;
 // connection on the same thread failed and left its error there, and then woke for half a
 // record must wait for the rest rather than fail with the other connection's error.
 TEST_F(TlsStreamTest, AnotherConnectionsErrorDoesNotFailAReadThatWaited) {
-  handshake();
+  ASSERT_NO_FATAL_FAILURE(handshake());
   ASSERT_EQ(SSL_write(server_.get(), "hello\n", 6), 6);
   const std::string record = server_output();
   ASSERT_GT(record.size(), 6u);
@@ -157,8 +157,8 @@ TEST_F(TlsStreamTest, AnotherConnectionsErrorDoesNotFailAReadThatWaited) {
   rig_.io.poll();  // the read starts, finds nothing and waits for the socket
   ASSERT_FALSE(done);
 
-  ERR_raise(ERR_LIB_SSL,
-            SSL_R_BAD_PACKET_LENGTH);  // as another connection's failure would leave it
+  // As another connection's failure would leave it.
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_PACKET_LENGTH);
   send_to_client(record.substr(0, 3));
   ASSERT_TRUE(wait_unread_by_client(3));  // the io_context is not running: they stay there
   ASSERT_TRUE(rig_.run_until([&] { return done || unread_by_client() == 0; }));
