@@ -60,7 +60,6 @@ class TlsStreamTest : public ::testing::Test {
     client_socket.connect(acceptor.local_endpoint());
     server_socket_ = acceptor.accept();
     server_socket_.non_blocking(true);
-    client_fd_ = static_cast<int>(client_socket.native_handle());
     client_ = std::make_unique<TlsStream>(std::move(client_socket), client_ctx_,
                                           TlsStream::Role::kClient);
   }
@@ -80,7 +79,7 @@ class TlsStreamTest : public ::testing::Test {
   // Bytes waiting in the client's socket (not yet read by its TlsStream).
   int unread_by_client() const {
     int n = -1;
-    ioctl(client_fd_, FIONREAD, &n);
+    ioctl(client_->socket().native_handle(), FIONREAD, &n);
     return n;
   }
 
@@ -128,7 +127,6 @@ class TlsStreamTest : public ::testing::Test {
   BIO* server_in_ = nullptr;   // owned by server_
   BIO* server_out_ = nullptr;  // owned by server_
   tcp::socket server_socket_{rig_.io};
-  int client_fd_ = -1;
   std::unique_ptr<TlsStream> client_;
 };
 TempDir* TlsStreamTest::pki_dir_ = nullptr;
